@@ -1,0 +1,2 @@
+// libprotobuf-c, as installed by Debian's libprotobuf-c-dev.
+#include <protobuf-c/protobuf-c.h>

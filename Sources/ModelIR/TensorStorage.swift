@@ -1,0 +1,138 @@
+/// How a tensor's elements are stored.
+///
+/// Every encoding the compression pipeline produces has a case here, so passes and writers agree on
+/// one vocabulary. Readers produce `.dense` and `.strings`; the other cases are produced by passes.
+public enum TensorStorage: Hashable, Sendable {
+    /// Packed little-endian elements of the tensor's dtype (sub-byte types low bits first).
+    case dense(TensorBuffer)
+    /// One byte string per element, for `string` tensors.
+    case strings([[UInt8]])
+    /// Integer codes with scale and zero point: `value = (code - zeroPoint) * scale`.
+    case linearQuantized(LinearQuantized)
+    /// Indices into a small codebook of values (k-means weight sharing).
+    case palettized(Palettized)
+    /// Only nonzero elements, with their positions.
+    case sparse(SparseStorage)
+    /// An entropy-coded stream of another storage's symbols.
+    case entropyCoded(EntropyCoded)
+
+    /// The case name, for reports: `dense`, `strings`, `linear`, `palettized`, `sparse`, `entropy`.
+    public var kind: String {
+        switch self {
+        case .dense: "dense"
+        case .strings: "strings"
+        case .linearQuantized: "linear"
+        case .palettized: "palettized"
+        case .sparse: "sparse"
+        case .entropyCoded: "entropy"
+        }
+    }
+}
+
+/// What a group of quantization parameters covers.
+public enum QuantizationGranularity: Hashable, Sendable {
+    /// One scale (and zero point) for the whole tensor.
+    case perTensor
+    /// One per index along `axis` (per output channel).
+    case perAxis(axis: Int)
+    /// One per block of `blockSize` consecutive elements along `axis`.
+    case perBlock(axis: Int, blockSize: Int)
+}
+
+/// Linear (affine) quantization: integer codes of `bits` bits plus scales and zero points.
+public struct LinearQuantized: Hashable, Sendable {
+    /// Bits per code, 1...16.
+    public var bits: Int
+    public var signed: Bool
+    public var granularity: QuantizationGranularity
+    /// One scale per group, in group order.
+    public var scales: [Float]
+    /// One zero point per group (empty for symmetric quantization, meaning all zero).
+    public var zeroPoints: [Int32]
+    /// Codes packed `bits` bits each, little-endian, low bits first.
+    public var codes: TensorBuffer
+
+    public init(
+        bits: Int, signed: Bool, granularity: QuantizationGranularity, scales: [Float], zeroPoints: [Int32],
+        codes: TensorBuffer
+    ) {
+        self.bits = bits
+        self.signed = signed
+        self.granularity = granularity
+        self.scales = scales
+        self.zeroPoints = zeroPoints
+        self.codes = codes
+    }
+}
+
+/// Palettized (weight-shared) storage: each element is an index into a codebook.
+public struct Palettized: Hashable, Sendable {
+    /// Bits per index; the codebook holds at most `1 << bits` entries per group.
+    public var bits: Int
+    /// Codebook groups: `.perTensor` for one codebook, `.perAxis` for one per channel group.
+    public var granularity: QuantizationGranularity
+    /// Codebook values, group after group, each group `1 << bits` entries (sorted ascending).
+    public var codebook: [Float]
+    /// Indices packed `bits` bits each, low bits first.
+    public var indices: TensorBuffer
+
+    public init(bits: Int, granularity: QuantizationGranularity, codebook: [Float], indices: TensorBuffer) {
+        self.bits = bits
+        self.granularity = granularity
+        self.codebook = codebook
+        self.indices = indices
+    }
+}
+
+/// Sparse storage: the nonzero elements and where they are; everything else is zero.
+public struct SparseStorage: Hashable, Sendable {
+    /// How positions are written.
+    public enum Positions: Hashable, Sendable {
+        /// Flat element indices, ascending.
+        case flatIndices([Int64])
+        /// Gaps between consecutive nonzeros (Deep Compression's relative index), with `bits` per gap
+        /// and an escape (a zero-valued filler element) when a gap does not fit.
+        case gaps(bits: Int, gaps: [UInt32])
+    }
+    public var positions: Positions
+    /// The nonzero values, themselves stored in any non-sparse storage.
+    public var values: Box<TensorStorage>
+
+    public init(positions: Positions, values: TensorStorage) {
+        self.positions = positions
+        self.values = Box(values)
+    }
+}
+
+/// An entropy-coded stream of symbols that decode to `inner`'s codes or indices.
+public struct EntropyCoded: Hashable, Sendable {
+    public enum Coder: String, Hashable, Sendable {
+        case huffman
+    }
+    public var coder: Coder
+    /// Canonical code lengths per symbol (the whole code table).
+    public var codeLengths: [UInt8]
+    /// Independently decodable streams, in order, and the symbol count of each.
+    public var streams: [TensorBuffer]
+    public var symbolsPerStream: [Int]
+    /// The storage the decoded symbols fill (its code/index buffer is what the streams encode).
+    public var inner: Box<TensorStorage>
+
+    public init(
+        coder: Coder, codeLengths: [UInt8], streams: [TensorBuffer], symbolsPerStream: [Int], inner: TensorStorage
+    ) {
+        self.coder = coder
+        self.codeLengths = codeLengths
+        self.streams = streams
+        self.symbolsPerStream = symbolsPerStream
+        self.inner = Box(inner)
+    }
+}
+
+/// A heap box giving recursive value types a fixed size.
+public final class Box<Value: Hashable & Sendable>: Hashable, @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
+    public static func == (a: Box, b: Box) -> Bool { a.value == b.value }
+    public func hash(into hasher: inout Hasher) { hasher.combine(value) }
+}

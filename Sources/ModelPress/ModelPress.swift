@@ -1,0 +1,181 @@
+import ModelIR
+import ONNXFormat
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An error of the ModelPress library: one line for the user, with a code for scripts.
+public struct ModelPressError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The command line or options were wrong.
+        case usage
+        /// An input could not be read or is not a valid model.
+        case input
+        /// The output could not be written.
+        case output
+        /// The model uses something not supported yet.
+        case unsupported
+    }
+    public var code: Code
+    public var message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// A model read from a file, with what the reader noticed.
+public struct LoadedModel: Sendable {
+    /// The path as given (`-` for standard input).
+    public var path: String
+    public var model: Model
+    public var diagnostics: [Diagnostic]
+    /// Size of the model file itself.
+    public var fileBytes: Int
+    /// External-data files the model referenced.
+    public var externalFiles: [ExternalFileUse]
+}
+
+/// Summary of a write.
+public struct WrittenModel: Sendable {
+    public var path: String
+    public var bytes: Int
+    public var externalDataPath: String?
+    public var externalDataBytes: Int
+}
+
+/// The library facade: load a model file into the IR, write the IR to a file.
+public enum ModelPress {
+    /// Guesses a file's format from its name, then its first bytes.
+    public static func format(ofPath path: String, firstBytes: [UInt8]) -> ModelFormat? {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".onnx") { return .onnx }
+        if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") || lower.hasSuffix(".keras") { return .keras }
+        if firstBytes.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]) { return .keras }
+        if firstBytes.starts(with: [0x50, 0x4b, 0x03, 0x04]) { return .keras }
+        return nil
+    }
+
+    /// Reads the model at `path` (`-` for standard input).
+    public static func load(_ path: String) throws(ModelPressError) -> LoadedModel {
+        var bytes: [UInt8]
+        do {
+            bytes = path == "-" ? try readStandardInput() : try readFile(path)
+        }
+        let size = bytes.count
+        let fmt = format(ofPath: path, firstBytes: Array(bytes.prefix(8))) ?? .onnx
+        switch fmt {
+        case .keras:
+            throw ModelPressError(
+                .unsupported,
+                "\(path): Keras HDF5 files are not supported by this version yet (ONNX only); convert the model to ONNX first")
+        case .onnx:
+            do {
+                let r = try ONNXReader.decode(
+                    &bytes, path: path, baseDirectory: path == "-" ? nil : directory(of: path))
+                return LoadedModel(
+                    path: path, model: r.model, diagnostics: r.diagnostics, fileBytes: size,
+                    externalFiles: r.externalFiles)
+            } catch {
+                throw ModelPressError(.input, error.description)
+            }
+        }
+    }
+
+    /// Options for `write`.
+    public struct WriteOptions: Sendable {
+        /// Put every tensor of at least `externalThreshold` bytes in a side file `<output>.data`.
+        public var externalData = false
+        public var externalThreshold = 1024
+        /// Files that must not be overwritten (the inputs).
+        public var protectedPaths: [String] = []
+        public init() {}
+    }
+
+    /// Writes `model` to `path` (`-` for standard output) in the format its extension names
+    /// (ONNX when it names none).
+    public static func write(_ model: Model, to path: String, options: WriteOptions = .init()) throws(ModelPressError)
+        -> WrittenModel
+    {
+        let fmt = format(ofPath: path, firstBytes: []) ?? .onnx
+        guard fmt == .onnx else {
+            throw ModelPressError(.unsupported, "\(path): writing Keras files is not supported by this version yet")
+        }
+        do {
+            if path == "-" {
+                guard !options.externalData else {
+                    throw ModelPressError(.usage, "--external-data needs an output file, not standard output")
+                }
+                let bytes = try ONNXWriter.serialize(model)
+                try writeStandardOutput(bytes)
+                return WrittenModel(path: path, bytes: bytes.count, externalDataPath: nil, externalDataBytes: 0)
+            }
+            var o = ONNXWriteOptions()
+            o.externalData = options.externalData ? .always : .automatic
+            o.externalThreshold = options.externalThreshold
+            o.protectedPaths = options.protectedPaths
+            let r = try ONNXWriter.write(model, to: path, options: o)
+            return WrittenModel(
+                path: path, bytes: r.bytes, externalDataPath: r.externalDataPath, externalDataBytes: r.externalDataBytes)
+        } catch let e as ONNXError {
+            throw ModelPressError(.output, e.description)
+        } catch let e as ModelPressError {
+            throw e
+        } catch {
+            throw ModelPressError(.output, "\(path): \(error)")
+        }
+    }
+
+    // MARK: Files
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func readFile(_ path: String) throws(ModelPressError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ModelPressError(.input, "\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ModelPressError(.input, "\(path): is not a regular file")
+        }
+        return try readAll(fd, path: path, sizeHint: Int(st.st_size))
+    }
+
+    static func readStandardInput() throws(ModelPressError) -> [UInt8] {
+        try readAll(0, path: "-", sizeHint: 1 << 20)
+    }
+
+    private static func readAll(_ fd: Int32, path: String, sizeHint: Int) throws(ModelPressError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: max(sizeHint, 1))
+        var used = 0
+        while true {
+            if used == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: out.count)) }
+            let n = out.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + used, p.count - used) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ModelPressError(.input, "\(path): cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            used += n
+        }
+        out.removeLast(out.count - used)
+        return out
+    }
+
+    static func writeStandardOutput(_ bytes: [UInt8]) throws(ModelPressError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { p in Glibc.write(1, p.baseAddress! + done, p.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ModelPressError(.output, "-: cannot write to standard output: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,136 @@
+internal import CONNXProto
+import ModelIR
+
+/// Options for `ONNXWriter`.
+public struct ONNXWriteOptions: Sendable {
+    /// Where tensor bytes go.
+    public enum ExternalData: Sendable, Equatable {
+        /// Tensors that were external in the source stay external; everything else is inline, unless
+        /// the file would pass protobuf's 2 GiB limit, in which case every tensor of at least
+        /// `threshold` bytes moves to the side file.
+        case automatic
+        /// Every tensor of at least `threshold` bytes goes to the side file.
+        case always
+    }
+    public var externalData: ExternalData
+    /// Smallest tensor (bytes) moved to the side file when tensors are moved by size.
+    public var externalThreshold: Int
+    /// Files the write must never replace (the inputs, their external data).
+    public var protectedPaths: [String]
+
+    public init(externalData: ExternalData = .automatic, externalThreshold: Int = 1024, protectedPaths: [String] = []) {
+        self.externalData = externalData
+        self.externalThreshold = externalThreshold
+        self.protectedPaths = protectedPaths
+    }
+}
+
+/// What a write produced.
+public struct ONNXWriteResult: Sendable {
+    public var bytes: Int
+    /// The side file written, if any tensor went external, and its size.
+    public var externalDataPath: String?
+    public var externalDataBytes: Int
+}
+
+/// Writes the IR as an ONNX file through protobuf-c.
+///
+/// Output goes to a temporary file renamed into place (with its side file, if any): a failed write
+/// leaves nothing behind, and an existing file at the destination is only replaced by a complete one.
+public enum ONNXWriter {
+    /// protobuf-c packs lengths as 32-bit values and refuses to read lengths above this.
+    public static let maxMessageBytes = Int(Int32.max)
+
+    public static func write(_ model: Model, to path: String, options: ONNXWriteOptions = .init()) throws(ONNXError)
+        -> ONNXWriteResult
+    {
+        let sideName = FileIO.fileName(of: path) + ".data"
+        let sidePath = FileIO.directory(of: path) + "/" + sideName
+        for target in [path, sidePath] {
+            if let id = FileIO.identity(target),
+                options.protectedPaths.contains(where: { FileIO.identity($0).map { $0 == id } ?? false })
+            {
+                throw ONNXError(.io, path: target, "is an input of this run; refusing to overwrite it (choose another output name)")
+            }
+        }
+
+        let threshold = options.externalThreshold
+        var bySize = options.externalData == .always
+        while true {
+            let arena = CArena()
+            var encoder = ONNXEncoder(arena: arena, path: path, externalLocation: sideName) { t in
+                if bySize, case .dense(let b) = t.storage, b.count >= threshold { return true }
+                return t.layout.dataField == .external
+            }
+            let message = try encoder.model(model)
+            let size = onnx__model_proto__get_packed_size(message)
+            if size > maxMessageBytes {
+                if !bySize {
+                    bySize = true  // too big for protobuf: move weights out and try again
+                    continue
+                }
+                throw ONNXError(
+                    .tooLarge, path: path,
+                    "the model's graph needs \(size) bytes even with every tensor of \(threshold)+ bytes in external data; protobuf cannot hold more than 2 GiB"
+                )
+            }
+            var sideBytes = 0
+            var side: AtomicOutputFile?
+            if !encoder.externalTensors.isEmpty {
+                let file = try AtomicOutputFile(path: sidePath)
+                for (buffer, offset) in encoder.externalTensors {
+                    file.write([UInt8](repeating: 0, count: offset - file.bytesWritten))
+                    buffer.withUnsafeBytes { file.write($0) }
+                }
+                sideBytes = file.bytesWritten
+                side = file
+            }
+            let main = try AtomicOutputFile(path: path)
+            try pack(message, into: main)
+            guard main.bytesWritten == size else {
+                throw ONNXError(.io, path: path, "protobuf-c wrote \(main.bytesWritten) bytes where \(size) were expected")
+            }
+            try side?.commit()
+            try main.commit()
+            return ONNXWriteResult(
+                bytes: size, externalDataPath: side == nil ? nil : sidePath, externalDataBytes: sideBytes)
+        }
+    }
+
+    /// Serializes `model` to bytes in memory (for standard output and tests). All tensors inline.
+    public static func serialize(_ model: Model) throws(ONNXError) -> [UInt8] {
+        let arena = CArena()
+        var encoder = ONNXEncoder(arena: arena, path: "<memory>", externalLocation: "") { _ in false }
+        let message = try encoder.model(model)
+        let size = onnx__model_proto__get_packed_size(message)
+        guard size <= maxMessageBytes else {
+            throw ONNXError(.tooLarge, path: "<memory>", "the model needs \(size) bytes, over protobuf's 2 GiB limit")
+        }
+        var out = [UInt8](repeating: 0, count: size)
+        let n = out.withUnsafeMutableBufferPointer {
+            onnx__model_proto__pack(message, $0.baseAddress)
+        }
+        return Array(out.prefix(n))
+    }
+
+    /// Streams the packed message into `file` through protobuf-c's buffer callback: no second copy.
+    private static func pack(_ message: UnsafeMutablePointer<Onnx__ModelProto>, into file: AtomicOutputFile)
+        throws(ONNXError)
+    {
+        var buffer = MPContextBuffer()
+        buffer.base.append = { base, len, data in
+            guard let base, len > 0 else { return }
+            let context = UnsafeMutableRawPointer(base).assumingMemoryBound(to: MPContextBuffer.self).pointee.context
+            let file = Unmanaged<AtomicOutputFile>.fromOpaque(context!).takeUnretainedValue()
+            file.write(UnsafeRawBufferPointer(start: data, count: len))
+        }
+        let unmanaged = Unmanaged.passRetained(file)
+        defer { unmanaged.release() }
+        buffer.context = unmanaged.toOpaque()
+        withUnsafeMutablePointer(to: &buffer) { b in
+            b.withMemoryRebound(to: ProtobufCBuffer.self, capacity: 1) { base in
+                _ = onnx__model_proto__pack_to_buffer(message, base)
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import ModelPress
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@main
+struct ModelPressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modelpress",
+        abstract: "Inspect, convert and compress Keras HDF5 and ONNX model files.",
+        discussion: """
+            Exit status: 0 success; 64 usage error (bad arguments or options); 1 failure (the input \
+            cannot be read or is not a valid model, or the output cannot be written); 2 verification \
+            found the model out of tolerance. Errors are one line on standard error naming the file.
+            """,
+        version: "0.1.0",
+        subcommands: [InspectCommand.self, ConvertCommand.self]
+    )
+}
+
+/// Runs `body`, turning library errors into one line on stderr and the documented exit status.
+func runReportingErrors(_ body: () throws(ModelPressError) -> Void) throws {
+    do {
+        try body()
+    } catch {
+        let line = "modelpress: error: " + error.message.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
+        writeStandardError(line)
+        throw ExitCode(error.code == .usage ? 64 : 1)
+    }
+}
+
+/// Writes `text` to standard error, unbuffered.
+func writeStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    bytes.withUnsafeBytes { p in
+        var done = 0
+        while done < p.count {
+            let n = write(2, p.baseAddress! + done, p.count - done)
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
