@@ -48,7 +48,8 @@ public struct TensorAnnotation: Hashable, Sendable {
     public var tensorName: String?
     public var quantParameterTensorNames: [MetadataEntry]
     public var unknownFields: UnknownFields
-    public init(tensorName: String?, quantParameterTensorNames: [MetadataEntry], unknownFields: UnknownFields = .init()) {
+    public init(tensorName: String?, quantParameterTensorNames: [MetadataEntry], unknownFields: UnknownFields = .init())
+    {
         self.tensorName = tensorName
         self.quantParameterTensorNames = quantParameterTensorNames
         self.unknownFields = unknownFields

@@ -65,7 +65,8 @@ extension Model {
             for n in f.nodes {
                 for a in n.attributes {
                     for (k, g) in a.subgraphs.enumerated() {
-                        let path = "function:\(f.name ?? "?")/\(n.name ?? "?").\(a.name ?? "?")" + (k > 0 ? "[\(k)]" : "")
+                        let path =
+                            "function:\(f.name ?? "?")/\(n.name ?? "?").\(a.name ?? "?")" + (k > 0 ? "[\(k)]" : "")
                         try g.visitGraphs(path: path, depth: 1, body)
                     }
                 }
@@ -79,7 +80,8 @@ extension Model {
 }
 
 extension Graph {
-    mutating func forEachTensor(path: String, depth: Int, _ body: (TensorLocation, inout Tensor) throws -> Void) rethrows
+    mutating func forEachTensor(path: String, depth: Int, _ body: (TensorLocation, inout Tensor) throws -> Void)
+        rethrows
     {
         let loc = TensorLocation(
             role: .initializer, graphPath: path, nodeName: nil, opType: nil, attributeName: nil, depth: depth)

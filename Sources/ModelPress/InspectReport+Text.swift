@@ -9,8 +9,17 @@ extension InspectReport {
         let prod = [producer.name, producer.version].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         header.append(("producer", prod.isEmpty ? "(none)" : prod))
         header.append(
-            ("IR version", (irVersion.map(String.init) ?? "(none)") + (modelVersion.map { ", model version \($0)" } ?? "")))
-        header.append(("opsets", opsets.isEmpty ? "(none)" : opsets.map { "\($0.domain) \($0.version.map(String.init) ?? "?")" }.joined(separator: ", ")))
+            (
+                "IR version",
+                (irVersion.map(String.init) ?? "(none)") + (modelVersion.map { ", model version \($0)" } ?? "")
+            ))
+        header.append(
+            (
+                "opsets",
+                opsets.isEmpty
+                    ? "(none)"
+                    : opsets.map { "\($0.domain) \($0.version.map(String.init) ?? "?")" }.joined(separator: ", ")
+            ))
         var g = "\(graph.nodes) nodes"
         if graph.totalNodes != graph.nodes { g += " (\(graph.totalNodes) in all graphs)" }
         g += ", \(graph.subgraphs) subgraph\(graph.subgraphs == 1 ? "" : "s")"
@@ -42,7 +51,10 @@ extension InspectReport {
                     ? " (\(parameters.tensorsInNodeAttributes) tensors in node attributes, e.g. Constant)" : ""))
         out += Format.table(
             parameters.byType.map {
-                ["  " + $0.dtype, Format.count($0.elements) + " elements", Format.bytes($0.bytes), "\($0.tensors) tensors"]
+                [
+                    "  " + $0.dtype, Format.plural($0.elements, "element"), Format.bytes($0.bytes),
+                    Format.plural($0.tensors, "tensor"),
+                ]
             }, rightAligned: [1, 2, 3])
 
         if !largestTensors.isEmpty {
@@ -57,7 +69,7 @@ extension InspectReport {
             out.append("")
             out.append("External data")
             out += Format.table(
-                externalData.map { ["  " + $0.location, Format.bytes($0.bytes), "\($0.tensors) tensors"] },
+                externalData.map { ["  " + $0.location, Format.bytes($0.bytes), Format.plural($0.tensors, "tensor")] },
                 rightAligned: [1, 2])
         }
         if let tensors {
@@ -108,6 +120,9 @@ enum Format {
         return (n < 0 ? "-" : "") + out
     }
 
+    /// `1 tensor`, `3 tensors`.
+    static func plural(_ n: Int, _ noun: String) -> String { "\(count(n)) \(noun)" + (n == 1 ? "" : "s") }
+
     static func dims(_ d: [Int64]) -> String { d.isEmpty ? "scalar" : d.map(String.init).joined(separator: "x") }
 
     static func percent(_ x: Double) -> String { fixed(x * 100, digits: 1) + "%" }
@@ -147,7 +162,8 @@ enum Format {
             m /= 10
             e += 1
         }
-        return (x < 0 ? "-" : "") + fixed(m, digits: 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "") + String(abs(e))
+        return (x < 0 ? "-" : "") + fixed(m, digits: 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "")
+            + String(abs(e))
     }
 
     static func oneLine(_ s: String, limit: Int) -> String {

@@ -39,7 +39,11 @@ public struct InspectReport: Codable, Sendable {
         }
         public init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if let n = try? c.decode(Int64.self) { self = .fixed(n) } else { self = .symbolic(try c.decode(String.self)) }
+            if let n = try? c.decode(Int64.self) {
+                self = .fixed(n)
+            } else {
+                self = .symbolic(try c.decode(String.self))
+            }
         }
     }
     public struct GraphSummary: Codable, Sendable {
@@ -203,7 +207,9 @@ extension InspectReport {
                     t.stats = nil
                     return t
                 })
-        externalData = loaded.externalFiles.map { ExternalFile(location: $0.location, tensors: $0.tensorCount, bytes: $0.bytes) }
+        externalData = loaded.externalFiles.map {
+            ExternalFile(location: $0.location, tensors: $0.tensorCount, bytes: $0.bytes)
+        }
         warnings = loaded.diagnostics.map(\.description)
         tensors = includeTensors ? infos : nil
     }

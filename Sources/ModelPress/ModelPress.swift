@@ -70,7 +70,8 @@ public enum ModelPress {
         case .keras:
             throw ModelPressError(
                 .unsupported,
-                "\(path): Keras HDF5 files are not supported by this version yet (ONNX only); convert the model to ONNX first")
+                "\(path): Keras HDF5 files are not supported by this version yet (ONNX only); convert the model to ONNX first"
+            )
         case .onnx:
             do {
                 let r = try ONNXReader.decode(
@@ -118,7 +119,8 @@ public enum ModelPress {
             o.protectedPaths = options.protectedPaths
             let r = try ONNXWriter.write(model, to: path, options: o)
             return WrittenModel(
-                path: path, bytes: r.bytes, externalDataPath: r.externalDataPath, externalDataBytes: r.externalDataBytes)
+                path: path, bytes: r.bytes, externalDataPath: r.externalDataPath, externalDataBytes: r.externalDataBytes
+            )
         } catch let e as ONNXError {
             throw ModelPressError(.output, e.description)
         } catch let e as ModelPressError {
@@ -137,7 +139,9 @@ public enum ModelPress {
 
     static func readFile(_ path: String) throws(ModelPressError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ModelPressError(.input, "\(path): cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ModelPressError(.input, "\(path): cannot open: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
@@ -173,7 +177,8 @@ public enum ModelPress {
             let n = bytes.withUnsafeBytes { p in Glibc.write(1, p.baseAddress! + done, p.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ModelPressError(.output, "-: cannot write to standard output: \(String(cString: strerror(errno)))")
+                throw ModelPressError(
+                    .output, "-: cannot write to standard output: \(String(cString: strerror(errno)))")
             }
             done += n
         }

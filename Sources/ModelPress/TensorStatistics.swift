@@ -51,7 +51,8 @@ enum TensorStatistics {
             }
             guard count > 0 else {
                 return InspectReport.TensorStats(
-                    min: nil, max: nil, mean: nil, std: nil, zeroFraction: Double(zeros) / Double(n), nonFinite: nonFinite)
+                    min: nil, max: nil, mean: nil, std: nil, zeroFraction: Double(zeros) / Double(n),
+                    nonFinite: nonFinite)
             }
             return InspectReport.TensorStats(
                 min: lo, max: hi, mean: mean, std: (m2 / Double(count)).squareRoot(),

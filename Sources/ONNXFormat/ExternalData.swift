@@ -46,7 +46,8 @@ struct ExternalDataReader {
         }
         guard let location, !location.isEmpty else { throw fail("is marked external but names no location") }
         guard !location.hasPrefix("/"), !location.contains("\0") else {
-            throw fail("names external data at absolute path '\(location)'; locations must be relative to the model's folder")
+            throw fail(
+                "names external data at absolute path '\(location)'; locations must be relative to the model's folder")
         }
         guard !location.split(separator: "/").contains("..") else {
             throw fail("names external data '\(location)', which leaves the model's folder through '..'")
@@ -57,7 +58,8 @@ struct ExternalDataReader {
             throw fail("needs external data file '\(location)', which does not exist next to the model")
         }
         guard resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
-            throw fail("names external data '\(location)', which resolves (through a symlink) outside the model's folder")
+            throw fail(
+                "names external data '\(location)', which resolves (through a symlink) outside the model's folder")
         }
         let fd = open(resolved, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileIO.ioError(joined, "cannot open external data") }
@@ -69,13 +71,17 @@ struct ExternalDataReader {
         let size = Int(st.st_size)
         let count = length ?? (size - offset)
         guard count == expectedBytes else {
-            let declared = length.map { "declares \($0) bytes" } ?? "has \(count) bytes from offset \(offset) to the end of the file"
-            throw fail("\(declared) of external data in '\(location)', but its type and shape need \(expectedBytes) bytes")
+            let declared =
+                length.map { "declares \($0) bytes" }
+                ?? "has \(count) bytes from offset \(offset) to the end of the file"
+            throw fail(
+                "\(declared) of external data in '\(location)', but its type and shape need \(expectedBytes) bytes")
         }
         let (end, overflow) = offset.addingReportingOverflow(count)
         guard !overflow, offset <= size, end <= size else {
             throw fail(
-                "needs bytes \(offset)..<\(end) of '\(location)', but that file has only \(size) bytes (shorter than declared)")
+                "needs bytes \(offset)..<\(end) of '\(location)', but that file has only \(size) bytes (shorter than declared)"
+            )
         }
         let buffer = try TensorBuffer(count: count) { (p) throws(ONNXError) in
             let got = try FileIO.readFully(fd, into: p, at: offset, path: joined)

@@ -25,11 +25,22 @@ struct ONNXDecoder {
             throw ONNXError(.notONNX, path: path, "not an ONNX model: it has no graph")
         }
         var model = Model(format: .onnx, graph: try graph(g, path: "main"))
-        model.irVersion = p.has_ir_version != 0 ? p.ir_version : nil
-        if model.irVersion == nil {
-            diagnostics.warn("the model declares no IR version; onnx.checker and onnxruntime will refuse it")
+        // What every real model has: an IR version, and (since IR 3) at least one opset import. Their
+        // absence means a truncated file or something that merely parses as protobuf.
+        guard p.has_ir_version != 0 else {
+            throw ONNXError(
+                .notONNX, path: path,
+                "not a complete ONNX model: it declares no IR version (ModelProto field 1); the file is truncated or not ONNX"
+            )
         }
+        model.irVersion = p.ir_version
         model.opsetImports = list(p.n_opset_import, p.opset_import) { opset($0) }
+        guard p.ir_version < 3 || !model.opsetImports.isEmpty else {
+            throw ONNXError(
+                .notONNX, path: path,
+                "not a complete ONNX model: IR version \(p.ir_version) requires opset imports and it has none; the file is truncated or damaged"
+            )
+        }
         model.producerName = string(p.producer_name)
         model.producerVersion = string(p.producer_version)
         model.domain = string(p.domain)
@@ -81,7 +92,8 @@ struct ONNXDecoder {
 
     // MARK: Graph, node, attribute
 
-    mutating func graph(_ g: UnsafeMutablePointer<Onnx__GraphProto>, path graphPath: String) throws(ONNXError) -> Graph {
+    mutating func graph(_ g: UnsafeMutablePointer<Onnx__GraphProto>, path graphPath: String) throws(ONNXError) -> Graph
+    {
         let p = g.pointee
         var graph = Graph(name: string(p.name))
         graph.nodes = try list(p.n_node, p.node) { (n) throws(ONNXError) in try node(n, path: graphPath) }
@@ -131,7 +143,8 @@ struct ONNXDecoder {
     {
         let p = a.pointee
         var attr = Attribute(
-            name: string(p.name), kind: p.has_type != 0 ? Attribute.Kind(rawValue: Int32(bitPattern: p.type.rawValue)) : nil)
+            name: string(p.name),
+            kind: p.has_type != 0 ? Attribute.Kind(rawValue: Int32(bitPattern: p.type.rawValue)) : nil)
         let label = nodePath + "." + (attr.name ?? "?")
         attr.refAttrName = string(p.ref_attr_name)
         attr.docString = string(p.doc_string)
@@ -169,10 +182,13 @@ struct ONNXDecoder {
         let kind: ValueType.Kind?
         switch p.value_case {
         case ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE:
-            kind = p.tensor_type.map { .tensor(tensorType($0.pointee.has_elem_type, $0.pointee.elem_type, $0.pointee.shape, $0.pointee.base)) }
+            kind = p.tensor_type.map {
+                .tensor(tensorType($0.pointee.has_elem_type, $0.pointee.elem_type, $0.pointee.shape, $0.pointee.base))
+            }
         case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE:
             kind = p.sparse_tensor_type.map {
-                .sparseTensor(tensorType($0.pointee.has_elem_type, $0.pointee.elem_type, $0.pointee.shape, $0.pointee.base))
+                .sparseTensor(
+                    tensorType($0.pointee.has_elem_type, $0.pointee.elem_type, $0.pointee.shape, $0.pointee.base))
             }
         case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE:
             kind = p.sequence_type.map {
@@ -190,7 +206,9 @@ struct ONNXDecoder {
             }
         case ONNX__TYPE_PROTO__VALUE_OPAQUE_TYPE:
             kind = p.opaque_type.map {
-                .opaque(domain: string($0.pointee.domain), name: string($0.pointee.name), unknownFields: unknown($0.pointee.base))
+                .opaque(
+                    domain: string($0.pointee.domain), name: string($0.pointee.name),
+                    unknownFields: unknown($0.pointee.base))
             }
         default:
             kind = nil
@@ -214,7 +232,8 @@ struct ONNXDecoder {
                             value = .symbolic(string(d.pointee.dim_param) ?? "")
                         default: value = nil
                         }
-                        return Dimension(value, denotation: string(d.pointee.denotation), unknownFields: unknown(d.pointee.base))
+                        return Dimension(
+                            value, denotation: string(d.pointee.denotation), unknownFields: unknown(d.pointee.base))
                     }, unknownFields: unknown(s.pointee.base))
             }, unknownFields: unknown(base))
     }
@@ -274,7 +293,8 @@ struct ONNXDecoder {
                     .invalidTensor, path: path, "has element type \(dtype.name), which cannot be stored externally",
                     at: label)
             }
-            storage = .dense(try reader.load(layout.externalData, expectedBytes: expected, modelPath: path, tensor: label))
+            storage = .dense(
+                try reader.load(layout.externalData, expectedBytes: expected, modelPath: path, tensor: label))
             externalData = reader
             layout.dataField = .external
         } else if p.has_raw_data != 0 {
@@ -314,7 +334,8 @@ struct ONNXDecoder {
                 throw ONNXError(.invalidTensor, path: path, error.message, at: label)
             }
         } else if layout.segment == nil, dtype != .undefined {
-            diagnostics.warn("element type code \(dtype.rawValue) is unknown to this version; data kept as is", at: label)
+            diagnostics.warn(
+                "element type code \(dtype.rawValue) is unknown to this version; data kept as is", at: label)
         }
         return tensor
     }
@@ -376,7 +397,8 @@ struct ONNXDecoder {
         -> [MetadataEntry]
     {
         list(n, p) { e in
-            MetadataEntry(key: string(e.pointee.key), value: string(e.pointee.value), unknownFields: unknown(e.pointee.base))
+            MetadataEntry(
+                key: string(e.pointee.key), value: string(e.pointee.value), unknownFields: unknown(e.pointee.base))
         }
     }
 
@@ -412,7 +434,9 @@ func array<T>(_ n: Int, _ p: UnsafeMutablePointer<T>?) -> [T] {
     return Array(UnsafeBufferPointer(start: p, count: n))
 }
 
-func list<T, R, E: Error>(_ n: Int, _ p: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ f: (UnsafeMutablePointer<T>) throws(E) -> R)
+func list<T, R, E: Error>(
+    _ n: Int, _ p: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ f: (UnsafeMutablePointer<T>) throws(E) -> R
+)
     throws(E) -> [R]
 {
     guard n > 0, let p else { return [] }

@@ -62,7 +62,9 @@ struct ONNXEncoder {
         let p: UnsafeMutablePointer<Onnx__TrainingInfoProto> = arena.message(onnx__training_info_proto__init)
         if let g = t.initialization { p.pointee.initialization = try graph(g) }
         if let g = t.algorithm { p.pointee.algorithm = try graph(g) }
-        set(&p.pointee.n_initialization_binding, &p.pointee.initialization_binding, t.initializationBinding.map { entry($0) })
+        set(
+            &p.pointee.n_initialization_binding, &p.pointee.initialization_binding,
+            t.initializationBinding.map { entry($0) })
         set(&p.pointee.n_update_binding, &p.pointee.update_binding, t.updateBinding.map { entry($0) })
         setUnknown(&p.pointee.base, t.unknownFields)
         return p
@@ -341,7 +343,8 @@ struct ONNXEncoder {
             p.pointee.string_data = arena.array(s.map { arena.binary($0) })
         case .dense(let buffer):
             if externalize(t) {
-                let offset = (externalSize + Self.externalAlignment - 1) / Self.externalAlignment * Self.externalAlignment
+                let offset =
+                    (externalSize + Self.externalAlignment - 1) / Self.externalAlignment * Self.externalAlignment
                 externalTensors.append((buffer, offset))
                 externalSize = offset + buffer.count
                 var entries = [
@@ -445,7 +448,10 @@ struct ONNXEncoder {
         return u
     }
 
-    func set<T>(_ n: inout Int, _ field: inout UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ values: [UnsafeMutablePointer<T>]) {
+    func set<T>(
+        _ n: inout Int, _ field: inout UnsafeMutablePointer<UnsafeMutablePointer<T>?>?,
+        _ values: [UnsafeMutablePointer<T>]
+    ) {
         n = values.count
         field = arena.pointers(values)
     }

@@ -17,6 +17,9 @@ public struct ONNXWriteOptions: Sendable {
     public var externalThreshold: Int
     /// Files the write must never replace (the inputs, their external data).
     public var protectedPaths: [String]
+    /// Largest main file allowed before tensors move to external data. protobuf's limit; lowered
+    /// only by tests, which cannot afford 2 GiB models.
+    public var messageLimit = ONNXWriter.maxMessageBytes
 
     public init(externalData: ExternalData = .automatic, externalThreshold: Int = 1024, protectedPaths: [String] = []) {
         self.externalData = externalData
@@ -50,7 +53,8 @@ public enum ONNXWriter {
             if let id = FileIO.identity(target),
                 options.protectedPaths.contains(where: { FileIO.identity($0).map { $0 == id } ?? false })
             {
-                throw ONNXError(.io, path: target, "is an input of this run; refusing to overwrite it (choose another output name)")
+                throw ONNXError(
+                    .io, path: target, "is an input of this run; refusing to overwrite it (choose another output name)")
             }
         }
 
@@ -64,14 +68,14 @@ public enum ONNXWriter {
             }
             let message = try encoder.model(model)
             let size = onnx__model_proto__get_packed_size(message)
-            if size > maxMessageBytes {
+            if size > options.messageLimit {
                 if !bySize {
                     bySize = true  // too big for protobuf: move weights out and try again
                     continue
                 }
                 throw ONNXError(
                     .tooLarge, path: path,
-                    "the model's graph needs \(size) bytes even with every tensor of \(threshold)+ bytes in external data; protobuf cannot hold more than 2 GiB"
+                    "the model's graph needs \(size) bytes even with every tensor of \(threshold)+ bytes in external data, over the \(options.messageLimit)-byte protobuf limit"
                 )
             }
             var sideBytes = 0
@@ -88,7 +92,8 @@ public enum ONNXWriter {
             let main = try AtomicOutputFile(path: path)
             try pack(message, into: main)
             guard main.bytesWritten == size else {
-                throw ONNXError(.io, path: path, "protobuf-c wrote \(main.bytesWritten) bytes where \(size) were expected")
+                throw ONNXError(
+                    .io, path: path, "protobuf-c wrote \(main.bytesWritten) bytes where \(size) were expected")
             }
             try side?.commit()
             try main.commit()

@@ -121,6 +121,13 @@ struct WireScan {
                 throw Failure(
                     code: .malformed, message: "invalid field number \(number) in \(message.name)", offset: fieldStart)
             }
+            if wireType != 2, let child = message.child(number) {
+                throw Failure(
+                    code: .malformed,
+                    message:
+                        "field \(number) of \(message.name) should hold a \(child.name) but has wire type \(wireType)",
+                    offset: fieldStart)
+            }
             switch wireType {
             case 0:
                 _ = try readVarint(bytes, &at, end: end, what: "field \(number) of \(message.name)")
@@ -134,7 +141,8 @@ struct WireScan {
                 }
                 at += n
             case 2:
-                let length = try readVarint(bytes, &at, end: end, what: "the length of field \(number) of \(message.name)")
+                let length = try readVarint(
+                    bytes, &at, end: end, what: "the length of field \(number) of \(message.name)")
                 guard length <= UInt64(limit) else {
                     throw Failure(
                         code: .tooLarge,
@@ -170,7 +178,8 @@ struct WireScan {
             case 3, 4:
                 throw Failure(
                     code: .malformed,
-                    message: "field \(number) of \(message.name) uses protobuf groups (wire type \(wireType)), which ONNX never writes",
+                    message:
+                        "field \(number) of \(message.name) uses protobuf groups (wire type \(wireType)), which ONNX never writes",
                     offset: fieldStart)
             default:
                 throw Failure(
@@ -195,7 +204,8 @@ struct WireScan {
         let start = at
         while true {
             guard at < end else {
-                throw Failure(code: .malformed, message: "\(what) is cut off (truncated or corrupt file)", offset: start)
+                throw Failure(
+                    code: .malformed, message: "\(what) is cut off (truncated or corrupt file)", offset: start)
             }
             let byte = b[at]
             at += 1

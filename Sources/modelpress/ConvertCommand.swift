@@ -43,13 +43,16 @@ struct ConvertCommand: ParsableCommand {
             var options = ModelPress.WriteOptions()
             options.externalData = externalData
             options.externalThreshold = externalThreshold
-            options.protectedPaths = input == "-" ? [] : [input] + loaded.externalFiles.map { Self.sibling(input, $0.location) }
+            options.protectedPaths =
+                input == "-" ? [] : [input] + loaded.externalFiles.map { Self.sibling(input, $0.location) }
             let written = try ModelPress.write(loaded.model, to: output, options: options)
             if !quiet {
                 for d in loaded.diagnostics { writeStandardError("modelpress: \(d)\n") }
                 if output != "-" {
                     var line = "wrote \(output) (\(written.bytes) bytes"
-                    if let side = written.externalDataPath { line += ", external data \(side) \(written.externalDataBytes) bytes" }
+                    if let side = written.externalDataPath {
+                        line += ", external data \(side) \(written.externalDataBytes) bytes"
+                    }
                     writeStandardError(line + ")\n")
                 }
             }

@@ -25,7 +25,8 @@ func runReportingErrors(_ body: () throws(ModelPressError) -> Void) throws {
     do {
         try body()
     } catch {
-        let line = "modelpress: error: " + error.message.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
+        let line =
+            "modelpress: error: " + error.message.split(whereSeparator: \.isNewline).joined(separator: " ") + "\n"
         writeStandardError(line)
         throw ExitCode(error.code == .usage ? 64 : 1)
     }

@@ -1,0 +1,63 @@
+# ModelPress: `make demo` runs the main job on a sample model, `make test` runs every test.
+# Both start with `make deps`, which installs only what is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+APT_PACKAGES := libhdf5-dev libprotobuf-c-dev pkg-config python3-venv hdf5-tools
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SWIFT_FLAGS := -Xswiftc -warnings-as-errors
+DEMO_OUT := demo-out
+
+.PHONY: all deps apt-deps build demo test lint swift-test interop clean
+
+all: build
+
+deps: apt-deps $(VENV)/.installed
+
+# Debian packages the build and the tests need; installed only when missing.
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The Python environment of the interoperability tests (pinned in Tests/interop/requirements.txt).
+$(VENV)/.installed: Tests/interop/requirements.txt
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/interop/requirements.txt
+	@touch $@
+
+build: apt-deps
+	swift build $(SWIFT_FLAGS)
+
+# The main job on a sample: inspect the model, then send it through the IR and back and compare.
+demo: deps
+	swift build -c release $(SWIFT_FLAGS)
+	@mkdir -p $(DEMO_OUT)
+	.build/release/modelpress inspect samples/digits_mlp.onnx
+	.build/release/modelpress convert samples/digits_mlp.onnx $(DEMO_OUT)/digits_mlp.onnx
+	@cmp samples/digits_mlp.onnx $(DEMO_OUT)/digits_mlp.onnx && \
+	  echo "demo: samples/digits_mlp.onnx -> IR -> $(DEMO_OUT)/digits_mlp.onnx is byte-identical"
+
+lint:
+	swift format lint --strict -r Sources Tests Package.swift
+
+swift-test: apt-deps
+	swift build $(SWIFT_FLAGS)
+	swift test $(SWIFT_FLAGS)
+
+interop: deps
+	swift build $(SWIFT_FLAGS)
+	MODELPRESS_BIN=$(CURDIR)/.build/debug/modelpress $(PYTHON) -m pytest Tests/interop -q -p no:cacheprovider
+
+test: deps lint swift-test interop
+
+clean:
+	rm -rf .build $(DEMO_OUT)
