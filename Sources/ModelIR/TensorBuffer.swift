@@ -61,6 +61,18 @@ public final class TensorBuffer: @unchecked Sendable {
         self.release = release
     }
 
+    /// A view of `range` of `parent`'s bytes, sharing its memory (no copy) and keeping it alive.
+    public convenience init(slice range: Range<Int>, of parent: TensorBuffer) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= parent.count, "slice out of bounds")
+        guard !range.isEmpty, let base = parent.baseAddress else {
+            self.init(copying: [])
+            return
+        }
+        self.init(
+            adopting: UnsafeMutableRawPointer(mutating: base + range.lowerBound), count: range.count,
+            release: { _ in withExtendedLifetime(parent) {} })
+    }
+
     deinit {
         guard let p = baseAddress.map({ UnsafeMutableRawPointer(mutating: $0) }) else { return }
         if let release { release(p) } else { p.deallocate() }

@@ -60,13 +60,10 @@ public enum ModelPress {
 
     /// Reads the model at `path` (`-` for standard input).
     public static func load(_ path: String) throws(ModelPressError) -> LoadedModel {
-        var bytes: [UInt8]
-        do {
-            bytes = path == "-" ? try readStandardInput() : try readFile(path)
-        }
-        let size = bytes.count
-        let fmt = format(ofPath: path, firstBytes: Array(bytes.prefix(8))) ?? .onnx
-        switch fmt {
+        let stdin = path == "-"
+        let bytes = stdin ? try readStandardInput() : []
+        let (header, size) = stdin ? (Array(bytes.prefix(8)), bytes.count) : try readHeader(path)
+        switch format(ofPath: path, firstBytes: header) ?? .onnx {
         case .keras:
             throw ModelPressError(
                 .unsupported,
@@ -74,8 +71,10 @@ public enum ModelPress {
             )
         case .onnx:
             do {
-                let r = try ONNXReader.decode(
-                    &bytes, path: path, baseDirectory: path == "-" ? nil : directory(of: path))
+                let r =
+                    stdin
+                    ? try ONNXReader.decode(bytes, path: path, baseDirectory: nil)
+                    : try ONNXReader.read(path: path)
                 return LoadedModel(
                     path: path, model: r.model, diagnostics: r.diagnostics, fileBytes: size,
                     externalFiles: r.externalFiles)
@@ -137,7 +136,8 @@ public enum ModelPress {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    static func readFile(_ path: String) throws(ModelPressError) -> [UInt8] {
+    /// The first bytes of the file at `path` (for format detection) and its size.
+    static func readHeader(_ path: String) throws(ModelPressError) -> ([UInt8], Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ModelPressError(.input, "\(path): cannot open: \(String(cString: strerror(errno)))")
@@ -147,7 +147,9 @@ public enum ModelPress {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw ModelPressError(.input, "\(path): is not a regular file")
         }
-        return try readAll(fd, path: path, sizeHint: Int(st.st_size))
+        var header = [UInt8](repeating: 0, count: 8)
+        let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 8) }
+        return (Array(header.prefix(max(n, 0))), Int(st.st_size))
     }
 
     static func readStandardInput() throws(ModelPressError) -> [UInt8] {

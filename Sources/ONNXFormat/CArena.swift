@@ -70,11 +70,17 @@ final class CArena {
             len: buffer.count, data: UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)))
     }
 
-    /// `buffer`'s bytes viewed as `count` values of `T` (no copy); the buffer is retained.
+    /// `buffer`'s bytes viewed as `count` values of `T`: no copy when they are suitably aligned (the
+    /// buffer is then retained), an aligned copy otherwise (slices of a mapped file can sit anywhere).
     func view<T>(_ buffer: TensorBuffer, as type: T.Type, count: Int) -> UnsafeMutablePointer<T>? {
-        retained.append(buffer)
         guard count > 0, let base = buffer.baseAddress else { return nil }
-        return UnsafeMutablePointer(mutating: base.bindMemory(to: T.self, capacity: count))
+        if Int(bitPattern: base) % MemoryLayout<T>.alignment == 0 {
+            retained.append(buffer)
+            return UnsafeMutablePointer(mutating: base.bindMemory(to: T.self, capacity: count))
+        }
+        let raw = allocate(bytes: MemoryLayout<T>.stride * count, alignment: MemoryLayout<T>.alignment)
+        raw.copyMemory(from: base, byteCount: MemoryLayout<T>.stride * count)
+        return raw.bindMemory(to: T.self, capacity: count)
     }
 
     /// Unpacks a verbatim-kept message with its generated `*_unpack`; freed with the arena.

@@ -1,9 +1,5 @@
 import ModelIR
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Reads tensors kept in side files, confined to the model's folder.
 ///
 /// A location must be relative, must not contain `..`, and must resolve (symlinks included) to a
@@ -13,6 +9,8 @@ struct ExternalDataReader {
     let directory: String
     private var realDirectory: String?
     private(set) var uses: [ExternalFileUse] = []
+    /// Each side file is mapped once; tensors are zero-copy slices of the mapping.
+    private var mapped: [String: TensorBuffer] = [:]
 
     init(directory: String) {
         self.directory = directory
@@ -61,14 +59,14 @@ struct ExternalDataReader {
             throw fail(
                 "names external data '\(location)', which resolves (through a symlink) outside the model's folder")
         }
-        let fd = open(resolved, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileIO.ioError(joined, "cannot open external data") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw fail("external data '\(location)' is not a regular file")
+        let file: TensorBuffer
+        if let m = mapped[resolved] {
+            file = m
+        } else {
+            file = try FileIO.map(resolved)
+            mapped[resolved] = file
         }
-        let size = Int(st.st_size)
+        let size = file.count
         let count = length ?? (size - offset)
         guard count == expectedBytes else {
             let declared =
@@ -83,10 +81,7 @@ struct ExternalDataReader {
                 "needs bytes \(offset)..<\(end) of '\(location)', but that file has only \(size) bytes (shorter than declared)"
             )
         }
-        let buffer = try TensorBuffer(count: count) { (p) throws(ONNXError) in
-            let got = try FileIO.readFully(fd, into: p, at: offset, path: joined)
-            guard got == count else { throw fail("external data '\(location)' ended early while reading") }
-        }
+        let buffer = TensorBuffer(slice: offset..<end, of: file)
         if let i = uses.firstIndex(where: { $0.location == location }) {
             uses[i].tensorCount += 1
             uses[i].bytes += count

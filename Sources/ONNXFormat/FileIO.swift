@@ -1,3 +1,5 @@
+import ModelIR
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -6,8 +8,10 @@
 
 /// Small, checked wrappers over the POSIX file calls the ONNX reader and writer need.
 enum FileIO {
-    /// Reads the whole file at `path`. Fails with `.io` naming the file and the system's reason.
-    static func readAll(_ path: String) throws(ONNXError) -> [UInt8] {
+    /// Maps the file at `path` read-only into memory, as a buffer that unmaps when released.
+    ///
+    /// Pages are read lazily, so a caller that touches only part of a large file pays only for that.
+    static func map(_ path: String) throws(ONNXError) -> TensorBuffer {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError(path, "cannot open") }
         defer { close(fd) }
@@ -17,29 +21,11 @@ enum FileIO {
             throw ONNXError(.io, path: path, "is not a regular file")
         }
         let size = Int(st.st_size)
-        var bytes = [UInt8](repeating: 0, count: size)
-        let got = try bytes.withUnsafeMutableBytes { p in
-            Result { () throws(ONNXError) in try readFully(fd, into: p, at: 0, path: path) }
-        }.get()
-        if got < size { bytes.removeLast(size - got) }
-        return bytes
-    }
-
-    /// Reads up to `buffer.count` bytes at `offset`; returns the count read (short only at end of file).
-    static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String)
-        throws(ONNXError) -> Int
-    {
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, min(buffer.count - done, 1 << 30), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ioError(path, "cannot read")
-            }
-            if n == 0 { break }
-            done += n
+        guard size > 0 else { return TensorBuffer(copying: []) }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw ioError(path, "cannot map into memory")
         }
-        return done
+        return TensorBuffer(adopting: p, count: size) { munmap($0, size) }
     }
 
     /// The canonical absolute path (symlinks resolved), or nil when it does not exist.

@@ -11,10 +11,13 @@ struct ONNXDecoder {
     let path: String
     var externalData: ExternalDataReader?
     var diagnostics = Diagnostics()
+    /// Payloads `WireSkeleton` cut out of the input, indexed by the placeholder fields left behind.
+    let payloads: [TensorBuffer]
 
-    init(path: String, externalData: ExternalDataReader?) {
+    init(path: String, externalData: ExternalDataReader?, payloads: [TensorBuffer] = []) {
         self.path = path
         self.externalData = externalData
+        self.payloads = payloads
     }
 
     // MARK: Model
@@ -277,8 +280,33 @@ struct ONNXDecoder {
                 "has dims \(dims) whose product is negative or overflows; the file is corrupt", at: label)
         }
 
+        var unknownFields = unknown(p.base)
+        var extracted: TensorBuffer?
+        if !payloads.isEmpty,
+            let i = unknownFields.fields.firstIndex(where: { UInt64($0.number) == WireSkeleton.placeholderField })
+        {
+            let index = unknownFields.fields[i].payload.reversed().reduce(0) { $0 << 7 | Int($1 & 0x7f) }
+            guard index < payloads.count, p.has_raw_data == 0 else {
+                throw ONNXError(.malformed, path: path, "internal: a cut-out payload reference is invalid", at: label)
+            }
+            extracted = payloads[index]
+            unknownFields.fields.remove(at: i)
+        }
+
         var storage: TensorStorage = .dense(TensorBuffer(copying: []))
-        if layout.dataLocation == 1 {  // EXTERNAL
+        if let extracted {
+            guard typedCounts.isEmpty, layout.dataLocation != 1 else {
+                throw ONNXError(
+                    .invalidTensor, path: path,
+                    "holds raw_data together with typed or external data; only one is allowed",
+                    at: label)
+            }
+            guard dtype != .string else {
+                throw ONNXError(.invalidTensor, path: path, "is a string tensor but holds raw_data", at: label)
+            }
+            storage = .dense(extracted)
+            layout.dataField = .raw
+        } else if layout.dataLocation == 1 {  // EXTERNAL
             guard typedCounts.isEmpty, p.has_raw_data == 0 else {
                 throw ONNXError(.invalidTensor, path: path, "is marked external but also holds inline data", at: label)
             }
@@ -326,7 +354,7 @@ struct ONNXDecoder {
 
         let tensor = Tensor(
             name: name, dtype: dtype, dims: dims, storage: storage, docString: string(p.doc_string),
-            metadata: entries(p.n_metadata_props, p.metadata_props), layout: layout, unknownFields: unknown(p.base))
+            metadata: entries(p.n_metadata_props, p.metadata_props), layout: layout, unknownFields: unknownFields)
         if layout.segment == nil, dtype.bitWidth != nil || dtype == .string {
             do {
                 try tensor.validate()

@@ -25,24 +25,38 @@ public enum ONNXReader {
     /// limit, which `onnx.load` applies, is the same; real exporters stay far below it.
     public static let maxNestingDepth = 100
 
+    /// Smallest `raw_data` payload handed to the IR as a slice of the input instead of a copy.
+    static let zeroCopyThreshold = 512
+
     /// Reads the model at `path`, loading external data from the model's folder.
+    ///
+    /// The file is memory-mapped; weights stay in the mapping (tensors hold zero-copy slices of it)
+    /// and only the structure is parsed by protobuf-c, so reading costs little beyond the pages
+    /// actually touched.
     public static func read(path: String) throws(ONNXError) -> ONNXReadResult {
-        var bytes = try FileIO.readAll(path)
-        return try decode(&bytes, path: path, baseDirectory: FileIO.directory(of: path))
+        let input = try FileIO.map(path)
+        return try decode(input, path: path, baseDirectory: FileIO.directory(of: path))
     }
 
     /// Reads a model from `bytes` (e.g. standard input). `path` names it in errors; external data,
     /// if any, is resolved against `baseDirectory` (nil: external data is an error).
-    ///
-    /// `bytes` is emptied, so the input's memory is released as soon as protobuf-c has parsed it.
-    public static func decode(_ bytes: inout [UInt8], path: String, baseDirectory: String?) throws(ONNXError)
+    public static func decode(_ bytes: [UInt8], path: String, baseDirectory: String?) throws(ONNXError)
         -> ONNXReadResult
     {
-        guard !bytes.isEmpty else {
+        try decode(TensorBuffer(copying: bytes), path: path, baseDirectory: baseDirectory)
+    }
+
+    /// Reads a model from `input`. Large weights in the result are slices of `input`.
+    public static func decode(_ input: TensorBuffer, path: String, baseDirectory: String?) throws(ONNXError)
+        -> ONNXReadResult
+    {
+        guard input.count > 0 else {
             throw ONNXError(.notONNX, path: path, "the file is empty; an ONNX model holds at least a graph")
         }
-        let scanned = bytes.withUnsafeBytes { p in
-            Result { () throws(WireScan.Failure) in try WireScan.scan(p, maxDepth: maxNestingDepth) }
+        let scanned = input.withUnsafeBytes { p in
+            Result { () throws(WireScan.Failure) in
+                try WireScan.scan(p, maxDepth: maxNestingDepth, extractAtLeast: zeroCopyThreshold)
+            }
         }
         let summary: WireScan.Summary
         switch scanned {
@@ -57,9 +71,24 @@ public enum ONNXReader {
                 .notONNX, path: path,
                 "not an ONNX model: it has no graph (ModelProto field 7); check that this is an .onnx file")
         }
-        let unpacked = try UnpackedModel(bytes: bytes, path: path)
-        bytes = []  // protobuf-c copied what it needs
-        var decoder = ONNXDecoder(path: path, externalData: baseDirectory.map { ExternalDataReader(directory: $0) })
+        let payloads = summary.placeholderCollision ? [] : summary.largePayloads
+        let parsed: UnsafeMutablePointer<Onnx__ModelProto>?
+        if payloads.isEmpty {
+            parsed = input.withUnsafeBytes { UnpackedModel.unpack($0) }
+        } else {
+            let skeleton = input.withUnsafeBytes { WireSkeleton.build($0, payloads: payloads) }
+            parsed = skeleton.withUnsafeBytes { UnpackedModel.unpack($0) }
+        }
+        guard let parsed else {
+            throw ONNXError(
+                .notONNX, path: path,
+                "protobuf-c could not decode the file as an ONNX ModelProto (a field has the wrong wire type or an invalid value)"
+            )
+        }
+        let unpacked = UnpackedModel(owning: parsed)
+        var decoder = ONNXDecoder(
+            path: path, externalData: baseDirectory.map { ExternalDataReader(directory: $0) },
+            payloads: payloads.map { TensorBuffer(slice: $0, of: input) })
         let model = try decoder.model(unpacked.pointer)
         return ONNXReadResult(
             model: model, diagnostics: decoder.diagnostics.items,
@@ -71,16 +100,12 @@ public enum ONNXReader {
 struct UnpackedModel: ~Copyable {
     let pointer: UnsafeMutablePointer<Onnx__ModelProto>
 
-    init(bytes: [UInt8], path: String) throws(ONNXError) {
-        let p = bytes.withUnsafeBufferPointer { onnx__model_proto__unpack(nil, $0.count, $0.baseAddress) }
-        guard let p else {
-            throw ONNXError(
-                .notONNX, path: path,
-                "protobuf-c could not decode the file as an ONNX ModelProto (a field has the wrong wire type or an invalid value)"
-            )
-        }
-        pointer = p
+    /// protobuf-c's parse of `bytes`, or nil when it refuses them. Pair with `init(owning:)`.
+    static func unpack(_ bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<Onnx__ModelProto>? {
+        onnx__model_proto__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
     }
+
+    init(owning pointer: UnsafeMutablePointer<Onnx__ModelProto>) { self.pointer = pointer }
 
     deinit { onnx__model_proto__free_unpacked(pointer, nil) }
 }

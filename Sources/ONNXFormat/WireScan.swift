@@ -91,8 +91,12 @@ struct WireScan {
         var maxDepth = 0
         /// Whether the top-level message has a `graph` field.
         var hasGraph = false
-        /// Number of top-level fields the schema knows.
-        var knownTopLevelFields = 0
+        /// Byte ranges of large `raw_data` payloads, in file order, that can be handed to the IR
+        /// without copying (see `WireSkeleton`).
+        var largePayloads: [Range<Int>] = []
+        /// Whether some TensorProto already uses `WireSkeleton.placeholderField` (then no payload
+        /// may be extracted, to stay unambiguous).
+        var placeholderCollision = false
     }
 
     struct Failure: Error {
@@ -102,7 +106,9 @@ struct WireScan {
     }
 
     /// Scans `bytes` as a ModelProto. Throws on the first problem, naming the byte offset.
-    static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) throws(Failure) -> Summary {
+    static func scan(_ bytes: UnsafeRawBufferPointer, maxDepth: Int, extractAtLeast threshold: Int = .max)
+        throws(Failure) -> Summary
+    {
         var summary = Summary()
         // Explicit stack of (message type, end offset); no recursion, so no stack overflow.
         var stack: [(Message, Int)] = [(.model, bytes.count)]
@@ -158,8 +164,9 @@ struct WireScan {
                         offset: fieldStart)
                 }
                 let childEnd = at + Int(length)
-                if message == .model {
-                    if number == 7 { summary.hasGraph = true }
+                if message == .model, number == 7 { summary.hasGraph = true }
+                if message == .tensor, number == 9, Int(length) >= threshold {
+                    summary.largePayloads.append(at..<childEnd)
                 }
                 if let child = message.child(number) {
                     let depth = stack.count  // the child's level
@@ -186,13 +193,9 @@ struct WireScan {
                     code: .malformed, message: "field \(number) of \(message.name) has invalid wire type \(wireType)",
                     offset: fieldStart)
             }
-            if message == .model, isKnownModelField(number) { summary.knownTopLevelFields += 1 }
+            if message == .tensor, number == WireSkeleton.placeholderField { summary.placeholderCollision = true }
         }
         return summary
-    }
-
-    private static func isKnownModelField(_ n: UInt64) -> Bool {
-        [1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 25, 26].contains(n)
     }
 
     @inline(__always)

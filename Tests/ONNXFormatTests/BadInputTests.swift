@@ -6,8 +6,8 @@ import Testing
 
 @Suite struct BadInputTests {
     func decode(_ bytes: [UInt8], baseDirectory: String? = nil) throws(ONNXError) -> Model {
-        var copy = bytes
-        return try ONNXReader.decode(&copy, path: "input.onnx", baseDirectory: baseDirectory).model
+        let copy = bytes
+        return try ONNXReader.decode(copy, path: "input.onnx", baseDirectory: baseDirectory).model
     }
 
     func expectError(
