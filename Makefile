@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-APT_PACKAGES := libhdf5-dev libprotobuf-c-dev pkg-config python3-venv hdf5-tools
+APT_PACKAGES := libhdf5-dev libprotobuf-c-dev protobuf-c-compiler pkg-config python3-venv hdf5-tools
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -243,6 +243,30 @@ enum EveryField {
                 updateBinding: [])
         ]
         m.unknownFields = u
+        // Distributed-execution messages, kept verbatim.
+        var device = ProtoBytes()
+        device.string(1, "cfg")
+        device.int(2, 2)
+        device.string(3, "gpu0")
+        device.string(3, "gpu1")
+        m.deviceConfigurations = [OpaqueMessage(typeName: "onnx.DeviceConfigurationProto", bytes: device.bytes)]
+        var placement = ProtoBytes()
+        placement.string(1, "cfg")
+        placement.message(2) { spec in
+            spec.string(1, "x")
+            spec.int(2, 0)
+            spec.int(2, 1)
+            spec.message(4) { dim in
+                dim.int(1, 0)
+                dim.message(2) {
+                    $0.int(1, 4); $0.int(3, 2)
+                }
+            }
+        }
+        placement.int(3, 1)
+        m.graph.nodes[0].deviceConfigurations = [
+            OpaqueMessage(typeName: "onnx.NodeDeviceConfigurationProto", bytes: placement.bytes)
+        ]
         return m
     }
 }
