@@ -4,8 +4,11 @@
 # between <!-- bench-onnx:begin --> and <!-- bench-onnx:end -->.
 #
 # Environment:
-#   MODELPRESS_BIN  modelpress binary to measure (default: build it in release mode into
-#                   .build-bench/, a scratch dir of its own)
+#   MODELPRESS_BIN  modelpress binary to measure (default: build the working tree in release mode
+#                   with --scratch-path .build-bench, a scratch dir of its own)
+#   MODELPRESS_REV  instead, build this git revision (e.g. HEAD): `git archive` of it into
+#                   .build-bench/src, built there; measures a commit while the tree is being edited
+#   MODELPRESS_LABEL  how BENCHMARKS.md names the binary measured (default: from the above)
 #   PYTHON          Python with onnx and numpy (default: .venv/bin/python; `make deps` makes it)
 #   BENCH_DIR       work dir for the generated models and outputs (default: bench-out/)
 #   RUNS, WARMUP    measured rounds and warm-up rounds per file (default: 3 and 1)
@@ -40,9 +43,11 @@ START=$(date +%s)
     die "$PYTHON cannot import onnx and numpy; run 'make deps' or set PYTHON"
 
 # Disk: two ~1 GB models plus one ~1 GB output at a time, plus slack for temporary files.
-mkdir -p "$BENCH_DIR"
-free_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
-have_kb=$(du -sk "$BENCH_DIR" | awk '{ print $1 }')  # models kept by an earlier KEEP=1 run count as free
+df_dir=$BENCH_DIR
+while [ ! -d "$df_dir" ]; do df_dir=$(dirname "$df_dir"); done
+free_kb=$(df -Pk "$df_dir" | awk 'NR == 2 { print $4 }')
+have_kb=0  # models kept by an earlier KEEP=1 run count as free
+[ ! -d "$BENCH_DIR" ] || have_kb=$(du -sk "$BENCH_DIR" | awk '{ print $1 }')
 need_kb=$((MIN_FREE_GB * 1024 * 1024))
 if [ $((free_kb + have_kb)) -lt "$need_kb" ]; then
     die "needs ${MIN_FREE_GB} GiB free disk in $BENCH_DIR, has $((free_kb / 1024)) MiB free (df -h $BENCH_DIR); free some space, or set BENCH_DIR to a bigger disk"
@@ -51,17 +56,35 @@ avail_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo 2>/dev/null || echo
 if [ "${avail_kb:-0}" -gt 0 ] && [ "$avail_kb" -lt $((6 * 1024 * 1024)) ]; then
     echo "bench-onnx: warning: only $((avail_kb / 1024)) MiB memory available; the Python side needs ~6 GiB" >&2
 fi
+mkdir -p "$BENCH_DIR"
 
 # The binary.
-if [ -z "${MODELPRESS_BIN:-}" ]; then
-    echo "bench-onnx: swift build -c release --scratch-path .build-bench" >&2
+build() {  # build DIR SCRATCH
     # A build can fail when a source changes under it (someone editing); try again a couple of times.
     for attempt in 1 2 3; do
-        if swift build -c release --scratch-path .build-bench >&2; then break; fi
+        if (cd "$1" && swift build -c release --scratch-path "$2" >&2); then return 0; fi
         [ "$attempt" -lt 3 ] || die "release build failed"
         sleep 5
     done
-    MODELPRESS_BIN=.build-bench/release/modelpress
+}
+if [ -n "${MODELPRESS_BIN:-}" ]; then
+    LABEL=${MODELPRESS_LABEL:-"prebuilt $MODELPRESS_BIN"}
+elif [ -n "${MODELPRESS_REV:-}" ]; then
+    sha=$(git rev-parse --verify "$MODELPRESS_REV^{commit}") || die "MODELPRESS_REV=$MODELPRESS_REV is not a commit"
+    src=$ROOT/.build-bench/src
+    echo "bench-onnx: building commit $sha in $src" >&2
+    rm -rf "$src" && mkdir -p "$src"
+    git archive "$sha" | tar -x -C "$src"
+    # Package.resolved is not committed; reuse the working tree's pins when there are any.
+    [ ! -f Package.resolved ] || [ -f "$src/Package.resolved" ] || cp Package.resolved "$src/"
+    build "$src" "$ROOT/.build-bench/rev"
+    MODELPRESS_BIN=$ROOT/.build-bench/rev/release/modelpress
+    LABEL=${MODELPRESS_LABEL:-"release build of commit \`$(git rev-parse --short=12 "$sha")\` ($(git log -1 --format=%s "$sha"))"}
+else
+    echo "bench-onnx: swift build -c release --scratch-path .build-bench" >&2
+    build "$ROOT" "$ROOT/.build-bench"
+    MODELPRESS_BIN=$ROOT/.build-bench/release/modelpress
+    LABEL=${MODELPRESS_LABEL:-"release build of the working tree at \`$(git describe --always --dirty --abbrev=12)\`"}
 fi
 [ -x "$MODELPRESS_BIN" ] || die "MODELPRESS_BIN=$MODELPRESS_BIN is not an executable"
 MODELPRESS_BIN=$(cd "$(dirname "$MODELPRESS_BIN")" && pwd)/$(basename "$MODELPRESS_BIN")
@@ -79,7 +102,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$PYTHON" scripts/bench_onnx.py run \
-    --bin "$MODELPRESS_BIN" --python "$PYTHON" --dir "$BENCH_DIR" --out "$BENCH_OUT" \
+    --bin "$MODELPRESS_BIN" --label "$LABEL" --python "$PYTHON" --dir "$BENCH_DIR" --out "$BENCH_OUT" \
     --runs "$RUNS" --warmup "$WARMUP" --layers "$LAYERS" --width "$WIDTH" --seed "$SEED" >/dev/null
 
 echo "bench-onnx: done in $(($(date +%s) - START)) s; results in $BENCH_OUT" >&2
