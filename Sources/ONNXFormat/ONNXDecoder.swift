@@ -404,7 +404,7 @@ struct ONNXDecoder {
             let back = packed.withUnsafeBytes { TypedData.int32Values(fromBytes: $0, dtype: dtype) }
             if !back.elementsEqual(values) {
                 diagnostics.warn(
-                    "int32_data holds values outside the range of \(dtype.name); they are kept modulo 2^\(min(dtype.bitWidth ?? 8, 8 * 2)) and will be written canonically",
+                    "int32_data holds values outside the range of \(dtype.name); only their low \(max(dtype.bitWidth ?? 8, 8)) bits are kept, and a rewrite stores them in canonical form",
                     at: label)
             }
         case .string:

@@ -68,6 +68,30 @@ import Testing
         #expect(try ONNXWriter.serialize(model) == bytes)
     }
 
+    /// int32_data values out of range for a narrow type are kept as their low bits, with a warning.
+    @Test func outOfRangeTypedValuesAreReported() throws {
+        var packed = ProtoBytes()
+        packed.varint(300)
+        packed.varint(5)
+        let bytes = CraftedONNX.model { g in
+            g.string(2, "g")
+            g.message(5) { t in
+                t.int(1, 2)
+                t.int(2, 2)  // uint8
+                t.bytes(5, packed.bytes)
+                t.string(8, "u")
+            }
+        }
+        let r = try ONNXReader.decode(bytes, path: "u8.onnx", baseDirectory: nil)
+        guard case .dense(let b) = r.model.graph.initializers[0].storage else {
+            Issue.record("expected dense storage")
+            return
+        }
+        #expect(b.bytes == [44, 5])
+        #expect(r.diagnostics.count == 1)
+        #expect(r.diagnostics.first?.message.contains("outside the range of uint8") == true)
+    }
+
     @Test func largeWeightsAreSharedWithTheInputNotCopied() throws {
         let input = TensorBuffer(copying: try Fixtures.read(Fixtures.sharedModel("magika_standard_v3_3.onnx")))
         let model = try ONNXReader.decode(input, path: "magika.onnx", baseDirectory: nil).model
