@@ -89,7 +89,7 @@ public enum ONNXReader {
         var decoder = ONNXDecoder(
             path: path, externalData: baseDirectory.map { ExternalDataReader(directory: $0) },
             payloads: payloads.map { TensorBuffer(slice: $0, of: input) })
-        let model = try decoder.model(unpacked.pointer)
+        let model = try unpacked.withMessage { (m) throws(ONNXError) in try decoder.model(m) }
         return ONNXReadResult(
             model: model, diagnostics: decoder.diagnostics.items,
             externalFiles: decoder.externalData?.uses ?? [])
@@ -98,7 +98,7 @@ public enum ONNXReader {
 
 /// Sole owner of one protobuf-c unpacked ModelProto; frees it exactly once.
 struct UnpackedModel: ~Copyable {
-    let pointer: UnsafeMutablePointer<Onnx__ModelProto>
+    private let pointer: UnsafeMutablePointer<Onnx__ModelProto>
 
     /// protobuf-c's parse of `bytes`, or nil when it refuses them. Pair with `init(owning:)`.
     static func unpack(_ bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<Onnx__ModelProto>? {
@@ -106,6 +106,13 @@ struct UnpackedModel: ~Copyable {
     }
 
     init(owning pointer: UnsafeMutablePointer<Onnx__ModelProto>) { self.pointer = pointer }
+
+    /// Calls `body` with the message; it stays allocated until `body` returns.
+    borrowing func withMessage<R, E: Error>(_ body: (UnsafeMutablePointer<Onnx__ModelProto>) throws(E) -> R) throws(E)
+        -> R
+    {
+        try body(pointer)
+    }
 
     deinit { onnx__model_proto__free_unpacked(pointer, nil) }
 }

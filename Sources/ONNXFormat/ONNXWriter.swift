@@ -90,7 +90,8 @@ public enum ONNXWriter {
                 side = file
             }
             let main = try AtomicOutputFile(path: path)
-            try pack(message, into: main)
+            // `message` points into `arena` (and, through it, into the tensors' buffers).
+            withExtendedLifetime(arena) { pack(message, into: main) }
             guard main.bytesWritten == size else {
                 throw ONNXError(
                     .io, path: path, "protobuf-c wrote \(main.bytesWritten) bytes where \(size) were expected")
@@ -112,16 +113,14 @@ public enum ONNXWriter {
             throw ONNXError(.tooLarge, path: "<memory>", "the model needs \(size) bytes, over protobuf's 2 GiB limit")
         }
         var out = [UInt8](repeating: 0, count: size)
-        let n = out.withUnsafeMutableBufferPointer {
-            onnx__model_proto__pack(message, $0.baseAddress)
+        let n = withExtendedLifetime(arena) {
+            out.withUnsafeMutableBufferPointer { onnx__model_proto__pack(message, $0.baseAddress) }
         }
         return Array(out.prefix(n))
     }
 
     /// Streams the packed message into `file` through protobuf-c's buffer callback: no second copy.
-    private static func pack(_ message: UnsafeMutablePointer<Onnx__ModelProto>, into file: AtomicOutputFile)
-        throws(ONNXError)
-    {
+    private static func pack(_ message: UnsafeMutablePointer<Onnx__ModelProto>, into file: AtomicOutputFile) {
         var buffer = MPContextBuffer()
         buffer.base.append = { base, len, data in
             guard let base, len > 0 else { return }
