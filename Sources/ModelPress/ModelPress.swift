@@ -131,11 +131,6 @@ public enum ModelPress {
 
     // MARK: Files
 
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
     /// The first bytes of the file at `path` (for format detection) and its size.
     static func readHeader(_ path: String) throws(ModelPressError) -> ([UInt8], Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

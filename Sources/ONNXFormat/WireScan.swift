@@ -87,8 +87,6 @@ struct WireScan {
 
     /// What the scan found.
     struct Summary {
-        /// Deepest message nesting seen (the model itself is level 0).
-        var maxDepth = 0
         /// Whether the top-level message has a `graph` field.
         var hasGraph = false
         /// Byte ranges of large `raw_data` payloads, in file order, that can be handed to the IR
@@ -177,7 +175,6 @@ struct WireScan {
                                 "messages nest more than \(maxDepth) levels deep (\(child.name) inside \(message.name)); ONNX files from real exporters nest far less, and protobuf refuses such files too",
                             offset: fieldStart)
                     }
-                    summary.maxDepth = max(summary.maxDepth, depth)
                     stack.append((child, childEnd))
                 } else {
                     at = childEnd
