@@ -346,7 +346,7 @@ struct ONNXDecoder {
                     .invalidTensor, path: path,
                     "is \(dtype.name) but holds its data in the field meant for another type", at: label)
             }
-            storage = try typedStorage(p, field: field, count: count, dtype: dtype, label: label)
+            storage = try typedStorage(t, field: field, count: count, dtype: dtype, label: label)
             layout.dataField = .typed
         } else if dtype == .string {
             storage = .strings([])
@@ -371,15 +371,22 @@ struct ONNXDecoder {
     /// Takes `raw_data`'s buffer from protobuf-c: the C struct forgets it, the TensorBuffer frees it.
     private func adoptRawData(_ t: UnsafeMutablePointer<Onnx__TensorProto>) -> TensorBuffer {
         let raw = t.pointee.raw_data
-        guard raw.len > 0, let data = raw.data else { return TensorBuffer(copying: []) }
         t.pointee.raw_data.data = nil
         t.pointee.raw_data.len = 0
-        return TensorBuffer(adopting: UnsafeMutableRawPointer(data), count: raw.len, release: { free($0) })
+        return adopt(raw.data, bytes: raw.len)
+    }
+
+    /// Ownership of a buffer protobuf-c allocated (with malloc) passes to a TensorBuffer; the
+    /// caller clears the C field that held it so free_unpacked does not free it too.
+    private func adopt(_ data: UnsafeMutableRawPointer?, bytes: Int) -> TensorBuffer {
+        guard bytes > 0, let data else { return TensorBuffer(copying: []) }
+        return TensorBuffer(adopting: data, count: bytes, release: { free($0) })
     }
 
     private mutating func typedStorage(
-        _ p: Onnx__TensorProto, field: TypedField, count: Int, dtype: DType, label: String
+        _ t: UnsafeMutablePointer<Onnx__TensorProto>, field: TypedField, count: Int, dtype: DType, label: String
     ) throws(ONNXError) -> TensorStorage {
+        let p = t.pointee
         if field == .string {
             return .strings((0..<count).map { bytes(p.string_data[$0]) })
         }
@@ -388,14 +395,25 @@ struct ONNXDecoder {
                 .invalidTensor, path: path, "has typed data but element type \(dtype.name), which cannot hold it",
                 at: label)
         }
-        let packed: [UInt8]
+        // Fields whose in-memory layout is already the packed little-endian form: adopt, no copy.
         switch field {
         case .float:
-            packed = UnsafeRawBufferPointer(start: p.float_data, count: count * 4).map { $0 }
+            t.pointee.float_data = nil
+            t.pointee.n_float_data = 0
+            return .dense(adopt(p.float_data, bytes: count * 4))
         case .double:
-            packed = UnsafeRawBufferPointer(start: p.double_data, count: count * 8).map { $0 }
+            t.pointee.double_data = nil
+            t.pointee.n_double_data = 0
+            return .dense(adopt(p.double_data, bytes: count * 8))
         case .int64:
-            packed = UnsafeRawBufferPointer(start: p.int64_data, count: count * 8).map { $0 }
+            t.pointee.int64_data = nil
+            t.pointee.n_int64_data = 0
+            return .dense(adopt(p.int64_data, bytes: count * 8))
+        default:
+            break
+        }
+        let packed: [UInt8]
+        switch field {
         case .uint64:
             packed = TypedData.bytes(fromUInt64: UnsafeBufferPointer(start: p.uint64_data, count: count), dtype: dtype)
         case .int32:
@@ -407,7 +425,7 @@ struct ONNXDecoder {
                     "int32_data holds values outside the range of \(dtype.name); only their low \(max(dtype.bitWidth ?? 8, 8)) bits are kept, and a rewrite stores them in canonical form",
                     at: label)
             }
-        case .string:
+        default:  // handled above
             packed = []
         }
         return .dense(TensorBuffer(copying: packed))
