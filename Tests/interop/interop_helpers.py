@@ -404,6 +404,15 @@ def canonical_tensors(model: onnx.ModelProto) -> onnx.ModelProto:
 # --------------------------------------------------------------------------------------------
 
 
+def load_written(path: str, problems: list[str]) -> onnx.ModelProto | None:
+    """onnx.load of a file ModelPress wrote, or None with the reason appended to `problems`."""
+    try:
+        return onnx.load(path)
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"(a) onnx.load(written) fails: {type(e).__name__}: {e}")
+        return None
+
+
 def checker_verdict(path: str) -> tuple[str | None, str]:
     """(exception type name or None if it passes, message). Checks by path so that external
     data locations are checked too."""
