@@ -9,7 +9,8 @@ let package = Package(
         .executable(name: "modelpress", targets: ["modelpress"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // The common IR: graph, tensors, metadata. Pure Swift, no C.
@@ -26,12 +27,28 @@ let package = Package(
         // ONNX reader and writer <-> IR. The only module that sees protobuf-c.
         .target(name: "ONNXFormat", dependencies: ["ModelIR", "CONNXProto"]),
 
+        // libhdf5 (Debian libhdf5-dev), found through pkg-config, with shims for the macros Swift cannot import.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        // Keras HDF5 / .keras reader and writer <-> IR, over a small internal HDF5 wrapper.
+        .target(
+            name: "KerasHDF5",
+            dependencies: ["ModelIR", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+
+        // Compression passes, the pass manager and error metrics. Pure Swift over the IR.
+        .target(name: "Compression", dependencies: ["ModelIR"]),
+
         // Library facade used by the CLI.
-        .target(name: "ModelPress", dependencies: ["ModelIR", "ONNXFormat"]),
+        .target(name: "ModelPress", dependencies: ["ModelIR", "ONNXFormat", "KerasHDF5", "Compression"]),
         .executableTarget(
             name: "modelpress",
             dependencies: [
                 "ModelPress",
+                "Compression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +57,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["ModelIR"]),
         .testTarget(name: "ModelIRTests", dependencies: ["ModelIR", "TestSupport"]),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "ModelIR", "TestSupport"]),
+        .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "ModelIR", "TestSupport"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "ModelIR", "TestSupport"]),
         .testTarget(name: "ModelPressCLITests", dependencies: ["TestSupport"]),
     ]
 )

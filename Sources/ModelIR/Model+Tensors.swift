@@ -17,6 +17,8 @@ public struct TensorLocation: Hashable, Sendable, CustomStringConvertible {
     public var opType: String?
     /// The attribute name (for `.attribute`).
     public var attributeName: String?
+    /// The node's outputs (for `.attribute`): a `Constant` node's value is consumed under `nodeOutputs[0]`.
+    public var nodeOutputs: [String] = []
     /// Nesting depth of the graph: 0 for the main graph.
     public var depth: Int
 
@@ -113,18 +115,20 @@ extension Node {
         path: String, depth: Int, _ body: (TensorLocation, inout Tensor) throws -> Void
     ) rethrows {
         for a in attributes.indices {
-            try attributes[a].forEachTensor(path: path, depth: depth, nodeName: name, opType: opType, body)
+            try attributes[a].forEachTensor(
+                path: path, depth: depth, nodeName: name, opType: opType, outputs: outputs, body)
         }
     }
 }
 
 extension Attribute {
     mutating func forEachTensor(
-        path: String, depth: Int, nodeName: String?, opType: String?,
+        path: String, depth: Int, nodeName: String?, opType: String?, outputs: [String] = [],
         _ body: (TensorLocation, inout Tensor) throws -> Void
     ) rethrows {
         let loc = TensorLocation(
-            role: .attribute, graphPath: path, nodeName: nodeName, opType: opType, attributeName: name, depth: depth)
+            role: .attribute, graphPath: path, nodeName: nodeName, opType: opType, attributeName: name,
+            nodeOutputs: outputs, depth: depth)
         if tensor != nil { try body(loc, &tensor!) }
         for i in tensors.indices { try body(loc, &tensors[i]) }
         if sparseTensor != nil {

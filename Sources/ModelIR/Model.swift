@@ -20,6 +20,10 @@ public struct Model: Hashable, Sendable {
     public var functions: [Function]
     /// Device configurations for distributed execution, kept verbatim.
     public var deviceConfigurations: [OpaqueMessage]
+    /// The source file's container structure without the tensor data, owned by the reader that made it
+    /// so the matching writer can re-create the file exactly (Keras: the HDF5 tree of groups, attributes
+    /// and dataset properties, whose datasets name the tensors that hold their data). nil for ONNX.
+    public var sourceContainer: OpaqueMessage?
     public var unknownFields: UnknownFields
 
     public init(format: ModelFormat, graph: Graph) {
@@ -36,6 +40,7 @@ public struct Model: Hashable, Sendable {
         trainingInfo = []
         functions = []
         deviceConfigurations = []
+        sourceContainer = nil
         unknownFields = .init()
     }
 }

@@ -15,8 +15,11 @@ public enum TensorStorage: Hashable, Sendable {
     case sparse(SparseStorage)
     /// An entropy-coded stream of another storage's symbols.
     case entropyCoded(EntropyCoded)
+    /// Elements rounded to a narrower floating-point type (fp16, bf16) than the tensor's dtype, which
+    /// stays the logical type: `value = dtype(stored)`.
+    case reducedPrecision(ReducedPrecision)
 
-    /// The case name, for reports: `dense`, `strings`, `linear`, `palettized`, `sparse`, `entropy`.
+    /// The case name, for reports: `dense`, `strings`, `linear`, `palettized`, `sparse`, `entropy`, `reduced`.
     public var kind: String {
         switch self {
         case .dense: "dense"
@@ -25,7 +28,20 @@ public enum TensorStorage: Hashable, Sendable {
         case .palettized: "palettized"
         case .sparse: "sparse"
         case .entropyCoded: "entropy"
+        case .reducedPrecision: "reduced"
         }
+    }
+}
+
+/// Elements stored in a narrower float type than the tensor's own.
+public struct ReducedPrecision: Hashable, Sendable {
+    /// `float16` or `bfloat16`.
+    public var storedType: DType
+    /// Packed little-endian elements of `storedType`.
+    public var data: TensorBuffer
+    public init(storedType: DType, data: TensorBuffer) {
+        self.storedType = storedType
+        self.data = data
     }
 }
 

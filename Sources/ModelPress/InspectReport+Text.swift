@@ -8,18 +8,32 @@ extension InspectReport {
         var header: [(String, String)] = []
         let prod = [producer.name, producer.version].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         header.append(("producer", prod.isEmpty ? "(none)" : prod))
-        header.append(
-            (
-                "IR version",
-                (irVersion.map(String.init) ?? "(none)") + (modelVersion.map { ", model version \($0)" } ?? "")
+        if let k = keras {
+            header.append(("keras", [k.version.map { "Keras \($0)" }, k.backend.map { "backend \($0)" }, k.layout]
+                .compactMap { $0 }.joined(separator: ", ")))
+            if let c = k.modelClass { header.append(("model class", c)) }
+            header.append(("training config", k.trainingConfig ? "present" : "none"))
+            header.append((
+                "optimizer weights",
+                k.optimizerWeights.tensors == 0
+                    ? "none"
+                    : "\(Format.bytes(k.optimizerWeights.bytes)) in \(Format.plural(k.optimizerWeights.tensors, "tensor"))"
+                        + " (--strip-optimizer drops them)"
             ))
-        header.append(
-            (
-                "opsets",
-                opsets.isEmpty
-                    ? "(none)"
-                    : opsets.map { "\($0.domain) \($0.version.map(String.init) ?? "?")" }.joined(separator: ", ")
-            ))
+        } else {
+            header.append(
+                (
+                    "IR version",
+                    (irVersion.map(String.init) ?? "(none)") + (modelVersion.map { ", model version \($0)" } ?? "")
+                ))
+            header.append(
+                (
+                    "opsets",
+                    opsets.isEmpty
+                        ? "(none)"
+                        : opsets.map { "\($0.domain) \($0.version.map(String.init) ?? "?")" }.joined(separator: ", ")
+                ))
+        }
         var g = "\(graph.nodes) nodes"
         if graph.totalNodes != graph.nodes { g += " (\(graph.totalNodes) in all graphs)" }
         g += ", \(graph.subgraphs) subgraph\(graph.subgraphs == 1 ? "" : "s")"

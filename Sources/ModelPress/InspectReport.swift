@@ -112,6 +112,26 @@ public struct InspectReport: Codable, Sendable {
         public var bytes: Int
     }
 
+    /// Keras files: layout, version, backend, training config and optimizer state.
+    public struct KerasSummary: Codable, Sendable {
+        public struct OptimizerWeights: Codable, Sendable {
+            public var tensors: Int
+            public var bytes: Int
+        }
+        /// `full-model`, `weights-only`, `weights-v3` or `keras-zip`.
+        public var layout: String
+        public var version: String?
+        public var backend: String?
+        /// The model's class in its config: `Sequential`, `Functional`, `Model`.
+        public var modelClass: String?
+        /// Whether the file holds a training (compile) configuration.
+        public var trainingConfig: Bool
+        /// Optimizer state kept in the file; not counted in `parameters`.
+        public var optimizerWeights: OptimizerWeights
+        /// Layers at every nesting depth (nested models count, and so do their layers).
+        public var layers: Int
+    }
+
     public var schemaVersion: Int
     public var file: String
     public var format: String
@@ -131,6 +151,8 @@ public struct InspectReport: Codable, Sendable {
     public var largestTensors: [TensorInfo]
     public var externalData: [ExternalFile]
     public var warnings: [String]
+    /// Present for Keras files.
+    public var keras: KerasSummary?
     /// Every tensor, with statistics; only with `--tensors`.
     public var tensors: [TensorInfo]?
 }
@@ -182,6 +204,10 @@ extension InspectReport {
         var byType: [DType: DTypeTotal] = [:]
         var inAttributes = 0
         m.visitTensors { loc, t in
+            // Optimizer state is reported under `keras`, not as model parameters.
+            if m.format == .keras, t.metadata.contains(where: { $0.key == "keras.role" && $0.value == "optimizer" }) {
+                return
+            }
             let elements = t.elementCount ?? 0
             let bytes = t.denseByteCount ?? 0
             var total = byType[t.dtype] ?? DTypeTotal(dtype: t.dtype.name, tensors: 0, elements: 0, bytes: 0)
@@ -212,6 +238,13 @@ extension InspectReport {
         }
         warnings = loaded.diagnostics.map(\.description)
         tensors = includeTensors ? infos : nil
+        keras = loaded.keras.map {
+            KerasSummary(
+                layout: $0.layout.rawValue, version: $0.kerasVersion, backend: $0.backend, modelClass: $0.modelClass,
+                trainingConfig: $0.hasTrainingConfig,
+                optimizerWeights: .init(tensors: $0.optimizerTensors, bytes: $0.optimizerBytes),
+                layers: m.graph.nodes.count)
+        }
     }
 
     private static func count(_ n: Node, into ops: inout [String: OperatorCount]) {

@@ -1,3 +1,5 @@
+import Compression
+import KerasHDF5
 import ModelIR
 import ONNXFormat
 
@@ -36,6 +38,20 @@ public struct LoadedModel: Sendable {
     public var fileBytes: Int
     /// External-data files the model referenced.
     public var externalFiles: [ExternalFileUse]
+    /// For Keras files: which layout, the Keras version and backend, optimizer state.
+    public var keras: KerasFileInfo?
+
+    public init(
+        path: String, model: Model, diagnostics: [Diagnostic], fileBytes: Int, externalFiles: [ExternalFileUse] = [],
+        keras: KerasFileInfo? = nil
+    ) {
+        self.path = path
+        self.model = model
+        self.diagnostics = diagnostics
+        self.fileBytes = fileBytes
+        self.externalFiles = externalFiles
+        self.keras = keras
+    }
 }
 
 /// Summary of a write.
@@ -65,10 +81,13 @@ public enum ModelPress {
         let (header, size) = stdin ? (Array(bytes.prefix(8)), bytes.count) : try readHeader(path)
         switch format(ofPath: path, firstBytes: header) ?? .onnx {
         case .keras:
-            throw ModelPressError(
-                .unsupported,
-                "\(path): Keras HDF5 files are not supported by this version yet (ONNX only); convert the model to ONNX first"
-            )
+            do {
+                let r = stdin ? try KerasReader.read(bytes: bytes, path: path) : try KerasReader.read(path: path)
+                return LoadedModel(
+                    path: path, model: r.model, diagnostics: r.diagnostics, fileBytes: size, keras: r.info)
+            } catch {
+                throw ModelPressError(error.code == .unsupported ? .unsupported : .input, error.description)
+            }
         case .onnx:
             do {
                 let r =
@@ -91,6 +110,8 @@ public enum ModelPress {
         public var externalThreshold = 1024
         /// Files that must not be overwritten (the inputs).
         public var protectedPaths: [String] = []
+        /// Keras: leave out the optimizer state.
+        public var stripOptimizer = false
         public init() {}
     }
 
@@ -99,9 +120,17 @@ public enum ModelPress {
     public static func write(_ model: Model, to path: String, options: WriteOptions = .init()) throws(ModelPressError)
         -> WrittenModel
     {
-        let fmt = format(ofPath: path, firstBytes: []) ?? .onnx
-        guard fmt == .onnx else {
-            throw ModelPressError(.unsupported, "\(path): writing Keras files is not supported by this version yet")
+        let fmt = path == "-" ? model.format : (format(ofPath: path, firstBytes: []) ?? .onnx)
+        if fmt == .keras {
+            return try writeKeras(model, to: path, options: options)
+        }
+        if options.stripOptimizer {
+            throw ModelPressError(.usage, "--strip-optimizer applies to Keras outputs only")
+        }
+        if model.format == .keras {
+            throw ModelPressError(
+                .unsupported,
+                "\(path): converting a Keras model to ONNX is not supported; write it as .h5 (or .keras) instead")
         }
         do {
             if path == "-" {
@@ -122,6 +151,32 @@ public enum ModelPress {
             )
         } catch let e as ONNXError {
             throw ModelPressError(.output, e.description)
+        } catch let e as ModelPressError {
+            throw e
+        } catch {
+            throw ModelPressError(.output, "\(path): \(error)")
+        }
+    }
+
+    private static func writeKeras(_ model: Model, to path: String, options: WriteOptions) throws(ModelPressError)
+        -> WrittenModel
+    {
+        if options.externalData {
+            throw ModelPressError(.usage, "--external-data applies to ONNX outputs only")
+        }
+        var o = KerasWriteOptions()
+        o.stripOptimizer = options.stripOptimizer
+        o.protectedPaths = options.protectedPaths
+        do {
+            if path == "-" {
+                let bytes = try KerasWriter.serialize(model, options: o)
+                try writeStandardOutput(bytes)
+                return WrittenModel(path: path, bytes: bytes.count, externalDataPath: nil, externalDataBytes: 0)
+            }
+            let r = try KerasWriter.write(model, to: path, options: o)
+            return WrittenModel(path: path, bytes: r.bytes, externalDataPath: nil, externalDataBytes: 0)
+        } catch let e as KerasError {
+            throw ModelPressError(e.code == .unsupported ? .unsupported : .output, e.description)
         } catch let e as ModelPressError {
             throw e
         } catch {
@@ -178,6 +233,20 @@ public enum ModelPress {
                     .output, "-: cannot write to standard output: \(String(cString: strerror(errno)))")
             }
             done += n
+        }
+    }
+}
+
+extension ModelPress {
+    /// Runs `recipe`'s passes over `model`.
+    public static func compress(_ model: Model, recipe: Recipe, parallel: Bool = true) throws(ModelPressError)
+        -> CompressionResult
+    {
+        do {
+            return try PassManager(recipe: recipe, parallel: parallel).run(model)
+        } catch {
+            throw ModelPressError(
+                error.code == .usage ? .usage : (error.code == .unsupported ? .unsupported : .input), error.description)
         }
     }
 }

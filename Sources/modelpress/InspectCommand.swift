@@ -13,7 +13,7 @@ struct InspectCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The model file (.onnx), or - for standard input.")
+    @Argument(help: "The model file (.onnx, .h5, .hdf5, .keras), or - for standard input.")
     var file: String
 
     @Flag(help: "Print the report as JSON (schema: schemas/inspect.schema.json).")

@@ -16,7 +16,7 @@ struct ModelPressCommand: ParsableCommand {
             found the model out of tolerance. Errors are one line on standard error naming the file.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, CompressCommand.self]
     )
 }
 

@@ -1,0 +1,26 @@
+/// An error of a compression pass or of the pipeline that runs them.
+///
+/// `description` is one line for a terminal: where, what, and what to do.
+public struct CompressionError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Hashable, Sendable {
+        /// The pipeline text, a recipe or a pass parameter is wrong (an unknown pass, a bad value).
+        case usage
+        /// A tensor cannot be processed as asked: NaN or Inf in a weight, a bad axis, a size mismatch.
+        case invalidTensor
+        /// The model or tensor uses something a pass cannot handle yet.
+        case unsupported
+    }
+
+    public var code: Code
+    public var message: String
+    /// The tensor or pass concerned, e.g. `tensor 'conv1.weight'` or `pass 'kmeans'`.
+    public var location: String?
+
+    public init(_ code: Code, _ message: String, at location: String? = nil) {
+        self.code = code
+        self.message = message
+        self.location = location
+    }
+
+    public var description: String { (location.map { "\($0): " } ?? "") + message }
+}

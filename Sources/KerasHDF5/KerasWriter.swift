@@ -1,0 +1,260 @@
+import Foundation
+import ModelIR
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Options for `KerasWriter`.
+public struct KerasWriteOptions: Sendable {
+    /// Leave out the optimizer state (`/optimizer_weights`, or `optimizer/` in Keras 3 weights files).
+    /// The model still loads; training resumes with a fresh optimizer.
+    public var stripOptimizer = false
+    /// Files that must not be overwritten (the inputs).
+    public var protectedPaths: [String] = []
+    public init() {}
+}
+
+/// What a write produced.
+public struct KerasWriteResult: Sendable {
+    public var path: String
+    public var bytes: Int
+}
+
+/// Writes a model read from a Keras file back as that kind of file (`.h5`/`.hdf5`/`.weights.h5`, or a
+/// `.keras` zip), re-creating every group, attribute and dataset the source had, with the weights taken
+/// from the IR's tensors.
+///
+/// Output goes to a temporary file next to the destination, renamed into place when complete: a failed
+/// write leaves nothing behind. The bytes are the same for the same model (no timestamps are added).
+public enum KerasWriter {
+    /// Writes `model` to `path`.
+    public static func write(_ model: Model, to path: String, options: KerasWriteOptions = .init()) throws(KerasError)
+        -> KerasWriteResult
+    {
+        let (doc, tree) = try prepare(model, path: path, options: options)
+        if let id = KerasFiles.identity(path),
+            options.protectedPaths.contains(where: { KerasFiles.identity($0).map { $0 == id } ?? false })
+        {
+            throw KerasError(
+                .io, path: path, "is an input of this run; refusing to overwrite it (choose another output name)")
+        }
+        let temp = KerasFiles.temporaryPath(for: path)
+        do {
+            if doc.kind == "keras-zip" {
+                let image = try HDF5.writeTreeImage(tree)
+                try KerasZip.write(entries: doc.zipEntries ?? [], weights: image, to: temp, path: path)
+            } else {
+                try HDF5.writeTree(tree, to: temp)
+            }
+            try KerasFiles.commit(temp, to: path)
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        return KerasWriteResult(path: path, bytes: KerasFiles.size(path) ?? 0)
+    }
+
+    /// The file's bytes, for standard output.
+    public static func serialize(_ model: Model, path: String = "-", options: KerasWriteOptions = .init())
+        throws(KerasError) -> [UInt8]
+    {
+        let (doc, tree) = try prepare(model, path: path, options: options)
+        let image = try HDF5.writeTreeImage(tree)
+        guard doc.kind == "keras-zip" else { return image }
+        let temp = KerasFiles.temporaryPath(for: NSTemporaryDirectory() + "/modelpress-stdout.keras")
+        defer { unlink(temp) }
+        try KerasZip.write(entries: doc.zipEntries ?? [], weights: image, to: temp, path: path)
+        return try KerasFiles.readAll(temp)
+    }
+
+    /// Checks everything that can fail before a byte is written, and builds the tree to write.
+    static func prepare(_ model: Model, path: String, options: KerasWriteOptions) throws(KerasError) -> (
+        ContainerDoc, H5Tree
+    ) {
+        guard let container = model.sourceContainer else {
+            throw KerasError(
+                .unsupported, path: path,
+                "writing a Keras file needs a model read from a Keras file; this one was read from "
+                    + "\(model.format.rawValue) (write it as .onnx instead)")
+        }
+        let doc = try ContainerDoc.decode(container, path: path)
+        let lower = path.lowercased()
+        if path != "-" {
+            if doc.kind == "keras-zip", !lower.hasSuffix(".keras") {
+                throw KerasError(
+                    .unsupported, path: path,
+                    "the model came from a .keras archive; write it with the .keras extension")
+            }
+            if doc.kind == "hdf5", lower.hasSuffix(".keras") {
+                throw KerasError(
+                    .unsupported, path: path,
+                    "the model came from an HDF5 file; write it as .h5 (building a .keras archive from it is not supported)"
+                )
+            }
+        }
+        var tensors: [String: Tensor] = [:]
+        for t in model.graph.initializers {
+            guard let n = t.name else { continue }
+            tensors[n] = t
+        }
+        var used = Set<String>()
+        var builder = TreeJoiner(tensors: tensors, path: path, stripOptimizer: options.stripOptimizer)
+        let root = try builder.group(doc.tree.root, at: "/")
+        used = builder.used
+        if let extra = tensors.keys.sorted().first(where: { !used.contains($0) && !builder.stripped.contains($0) }) {
+            throw KerasError(
+                .unsupported, path: path,
+                "tensor '\(extra)' has no place in the Keras file (it was not read from it); "
+                    + "Keras files can only carry the weights they were read with")
+        }
+        return (doc, H5Tree(root: root, encodedFileCreationProperties: [UInt8](doc.tree.fileCreation)))
+    }
+}
+
+/// Rebuilds an `H5Tree` from a container document and the IR's tensors.
+struct TreeJoiner {
+    var tensors: [String: Tensor]
+    var path: String
+    var stripOptimizer: Bool
+    private(set) var used = Set<String>()
+    private(set) var stripped = Set<String>()
+
+    init(tensors: [String: Tensor], path: String, stripOptimizer: Bool) {
+        self.tensors = tensors
+        self.path = path
+        self.stripOptimizer = stripOptimizer
+    }
+
+    static let optimizerGroups: Set<String> = ["/optimizer_weights", "/optimizer"]
+
+    mutating func group(_ g: ContainerDoc.GroupDoc, at groupPath: String) throws(KerasError) -> H5Group {
+        var children: [H5Node] = []
+        for c in g.children {
+            if let sub = c.group {
+                let p = groupPath == "/" ? "/" + sub.name : groupPath + "/" + sub.name
+                if stripOptimizer, Self.optimizerGroups.contains(p) {
+                    collectStripped(sub, at: p)
+                    continue
+                }
+                children.append(.group(try group(sub, at: p)))
+            } else if let d = c.dataset {
+                let p = groupPath == "/" ? "/" + d.name : groupPath + "/" + d.name
+                children.append(.dataset(try dataset(d, at: p)))
+            }
+        }
+        return H5Group(
+            name: g.name, attributes: g.attributes.map(\.attribute), children: children,
+            encodedCreationProperties: [UInt8](g.creation))
+    }
+
+    private mutating func collectStripped(_ g: ContainerDoc.GroupDoc, at groupPath: String) {
+        for c in g.children {
+            if let sub = c.group {
+                collectStripped(sub, at: groupPath + "/" + sub.name)
+            } else if let t = c.dataset?.tensor {
+                stripped.insert(t)
+            }
+        }
+    }
+
+    private mutating func dataset(_ d: ContainerDoc.DatasetDoc, at datasetPath: String) throws(KerasError) -> H5Dataset
+    {
+        let type = d.type.info
+        let space = d.space.space
+        let value: H5Value
+        if let name = d.tensor {
+            guard let t = tensors[name] else {
+                throw KerasError(
+                    .inconsistent, path: path,
+                    "the model has no tensor for dataset \(datasetPath); a Keras file must keep every weight it had",
+                    at: datasetPath)
+            }
+            guard let want = KerasDTypes.dtype(of: type), want == t.dtype else {
+                throw KerasError(
+                    .unsupported, path: path,
+                    "tensor '\(name)' is \(t.dtype.name) but the dataset stores "
+                        + "\(KerasDTypes.dtype(of: type)?.name ?? "another type"); Keras files keep each weight's type",
+                    at: datasetPath)
+            }
+            let dims = space.kind == .scalar ? [] : space.dims.map { Int64($0) }
+            guard dims == t.dims else {
+                throw KerasError(
+                    .inconsistent, path: path,
+                    "tensor '\(name)' has shape \(t.dimsText) but the dataset has shape "
+                        + (dims.isEmpty ? "scalar" : dims.map(String.init).joined(separator: "x")),
+                    at: datasetPath)
+            }
+            guard case .dense(let buffer) = t.storage else {
+                throw KerasError(
+                    .unsupported, path: path,
+                    "tensor '\(name)' is stored \(t.storage.kind); Keras files hold plain weights, so dequantize it "
+                        + "first (or write .mpz)",
+                    at: datasetPath)
+            }
+            used.insert(name)
+            value = .raw(buffer)
+        } else if let s = d.strings {
+            value = .variableStrings(s.map { [UInt8]($0) })
+        } else {
+            value = .raw(TensorBuffer(copying: [UInt8](d.raw ?? Data())))
+        }
+        let layout: H5Dataset.Layout =
+            switch d.layout {
+            case "compact": .compact
+            case "chunked": .chunked(chunk: d.chunk ?? [], filters: d.filters ?? [])
+            case "virtual": .virtual
+            default: .contiguous
+            }
+        return H5Dataset(
+            name: d.name, attributes: d.attributes.map(\.attribute), type: type, space: space,
+            encodedCreationProperties: [UInt8](d.creation), layout: layout, value: value)
+    }
+}
+
+/// Small file helpers: temporary names, rename into place, identity.
+enum KerasFiles {
+    static func temporaryPath(for path: String) -> String {
+        let dir: String
+        let name: String
+        if let slash = path.lastIndex(of: "/") {
+            dir = slash == path.startIndex ? "/" : String(path[..<slash])
+            name = String(path[path.index(after: slash)...])
+        } else {
+            dir = "."
+            name = path
+        }
+        let tag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        return dir + "/." + name + ".tmp-\(getpid())-" + tag
+    }
+
+    static func commit(_ temp: String, to path: String) throws(KerasError) {
+        let fd = open(temp, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+        guard rename(temp, path) == 0 else {
+            throw KerasError(.io, path: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func identity(_ path: String) -> (UInt64, UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    static func size(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_size)
+    }
+
+    static func readAll(_ path: String) throws(KerasError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw KerasError(.io, path: path, "cannot read the file")
+        }
+        return [UInt8](data)
+    }
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Load a Keras model file in the Keras that wrote it, predict on deterministic inputs, save both.
+
+Runs in the Keras judge venv (.venv-keras, Tests/interop/requirements-keras.txt), not in the venv
+of the test runner:
+
+    keras_predict.py MODEL --out OUT.npz [--weights-into ARCH_MODEL] [--seed N] [--keras auto|2|3]
+
+Which Keras loads MODEL (`--keras auto`, the default): a legacy HDF5 file whose root attribute
+`keras_version` is 2.x (Keras 2.0.5 up to tf_keras 2.21) goes to tf_keras (TF_USE_LEGACY_KERAS=1,
+tensorflow backend); 3.x, a `.keras` zip, or an HDF5 file without `keras_version` (Keras 3's
+`.weights.h5` layout `layers/<name>/vars/<i>`) goes to Keras 3 with the jax backend. With
+`--weights-into ARCH`, the architecture is built from the full-model file ARCH (loaded the same
+way) and MODEL, a weights-only file, is loaded into it with `model.load_weights(MODEL)`.
+
+Inputs: batch size 2; every None dimension after the batch one becomes the sequence length the
+config names (an Embedding's `input_length`) or 16; an input that feeds an Embedding gets integer
+token ids in [1, input_dim) (0 is padding for mask_zero), cast to the input's dtype; every other
+input gets normal floats from numpy's default_rng(seed) (the same seed gives the same inputs for
+any file with the same input specs). Models load with compile=False (optimizer state plays no part
+in predict; the HDF5 comparison judges it).
+
+OUT.npz holds in_0..in_N (inputs in model.inputs order), out_0..out_M (outputs: a list in order, a
+dict by sorted key) and `meta`, a JSON string: keras flavour and version, backend, input and output
+names, whether two predict calls in this process gave bit-identical outputs (`deterministic`).
+
+Errors: one line on stderr (`keras_predict: MODEL: ...`), exit status 1; exit 64 for bad usage.
+The frameworks' own log output goes to /dev/null unless --verbose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import zipfile
+
+EXIT_FAIL = 1
+EXIT_USAGE = 64
+DEFAULT_SEED = 20240601
+BATCH = 2
+DEFAULT_SEQ = 16
+
+_real_stderr = None  # a dup of fd 2 taken before the frameworks' logs are sent to /dev/null
+
+
+def fail(model: str, message: str, code: int = EXIT_FAIL) -> None:
+    text = " ".join(str(message).split())  # one line
+    if len(text) > 600:
+        text = text[:600] + "..."
+    stream = _real_stderr or sys.stderr
+    stream.write(f"keras_predict: {model}: {text}\n")
+    stream.flush()
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which Keras
+
+
+def keras_major_of(path: str) -> int:
+    """2 (tf_keras) or 3 (Keras 3), from the file itself."""
+    if zipfile.is_zipfile(path):
+        return 3
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        v = f.attrs.get("keras_version")
+        if v is None and "model_weights" in f:  # very old files kept it on model_weights only
+            v = f["model_weights"].attrs.get("keras_version")
+        if v is None:
+            if "layers" in f or "vars" in f or path.endswith(".weights.h5"):
+                return 3  # Keras 3 weights-only layout
+            raise ValueError("no keras_version attribute and not a Keras 3 weights file; pass --keras 2 or 3")
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        v = str(v)
+        major = v.split(".", 1)[0]
+        if major in ("1", "2"):
+            return 2
+        if major == "3":
+            return 3
+        raise ValueError(f"keras_version {v!r} is neither 2.x nor 3.x; pass --keras 2 or 3")
+
+
+def import_keras(major: int):
+    """Import the right Keras; environment first (it must be set before the import)."""
+    if major == 2:
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        import tf_keras as keras
+
+        return keras, "tensorflow", keras.__version__
+    os.environ["KERAS_BACKEND"] = "jax"
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "jax":
+        raise RuntimeError(f"Keras 3 came up with backend {backend!r}, not jax (KERAS_BACKEND is set elsewhere?)")
+    return keras, backend, keras.__version__
+
+
+def load_model(keras, major: int, path: str):
+    if major == 2:
+        return keras.models.load_model(path, compile=False)
+    return keras.saving.load_model(path, compile=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _iter_layers(model):
+    """Every layer, nested models' layers included (depth first)."""
+    for layer in getattr(model, "layers", []):
+        yield layer
+        if hasattr(layer, "layers") and layer is not model:
+            yield from _iter_layers(layer)
+
+
+def _embedding_feeds(model) -> dict[int, tuple[int, int | None]]:
+    """Index in model.inputs -> (input_dim, input_length or None) for inputs that feed an Embedding."""
+    ids = {id(t): i for i, t in enumerate(model.inputs)}
+    names = {}
+    for i, t in enumerate(model.inputs):
+        n = getattr(t, "name", None)
+        if n:
+            names[n] = i
+    found: dict[int, tuple[int, int | None]] = {}
+    embeddings = [lay for lay in _iter_layers(model) if type(lay).__name__ == "Embedding"]
+    for lay in embeddings:
+        try:
+            inp = lay.input
+        except Exception:  # noqa: BLE001 - shared layers have no single input
+            continue
+        tensors = inp if isinstance(inp, (list, tuple)) else [inp]
+        for t in tensors:
+            i = ids.get(id(t))
+            if i is None:
+                i = names.get(getattr(t, "name", None))
+            if i is not None:
+                dim = int(lay.input_dim)
+                length = getattr(lay, "input_length", None)
+                prev = found.get(i)
+                found[i] = (min(dim, prev[0]) if prev else dim, length if length else (prev[1] if prev else None))
+    # Integer inputs that feed an Embedding through something we could not follow: smallest vocab.
+    if embeddings:
+        vocab = min(int(lay.input_dim) for lay in embeddings)
+        for i, t in enumerate(model.inputs):
+            if i not in found and str(getattr(t, "dtype", "")).startswith(("int", "uint")):
+                found[i] = (vocab, None)
+    return found
+
+
+def make_inputs(model, seed: int):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    emb = _embedding_feeds(model)
+    arrays = []
+    for i, t in enumerate(model.inputs):
+        shape = list(t.shape)
+        dtype = np.dtype(str(getattr(t.dtype, "name", t.dtype)))
+        length = emb.get(i, (0, None))[1]
+        dims = [BATCH] + [d if d is not None else (int(length) if length else DEFAULT_SEQ) for d in shape[1:]]
+        if i in emb:
+            vocab = emb[i][0]
+            a = rng.integers(1 if vocab > 1 else 0, vocab, size=dims)
+        elif dtype.kind in "iu":
+            a = rng.integers(0, 10, size=dims)
+        elif dtype.kind == "b":
+            a = rng.integers(0, 2, size=dims)
+        else:
+            a = rng.standard_normal(size=dims)
+        arrays.append(np.asarray(a).astype(dtype))
+    return arrays
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _outputs_list(out):
+    import numpy as np
+
+    if isinstance(out, dict):
+        return [np.asarray(out[k]) for k in sorted(out)], sorted(out)
+    if isinstance(out, (list, tuple)):
+        return [np.asarray(o) for o in out], None
+    return [np.asarray(out)], None
+
+
+def main(argv=None) -> int:
+    global _real_stderr
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--out", required=True, help="the .npz to write")
+    ap.add_argument("--weights-into", metavar="ARCH_MODEL", help="full-model file to take the architecture from")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--keras", choices=["auto", "2", "3"], default="auto", help="which Keras loads the file")
+    ap.add_argument("--verbose", action="store_true", help="let the frameworks log to stderr")
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return EXIT_USAGE if e.code not in (0, None) else 0
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    if not args.verbose:
+        # TF, XLA and absl write to fd 2 from C++; keep our own stderr for the one error line.
+        _real_stderr = os.fdopen(os.dup(2), "w")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        import warnings
+
+        warnings.simplefilter("ignore")
+
+    model_path = args.model
+    if not os.path.isfile(model_path):
+        fail(model_path, "no such file")
+    if args.weights_into and not os.path.isfile(args.weights_into):
+        fail(args.weights_into, "no such file (--weights-into)")
+    try:
+        major = int(args.keras) if args.keras != "auto" else keras_major_of(model_path)
+    except Exception as e:  # noqa: BLE001
+        fail(model_path, f"cannot tell which Keras wrote it: {type(e).__name__}: {e}")
+
+    try:
+        # No keras.utils.set_random_seed: every weight comes from the file, predict runs no dropout,
+        # and in Keras 3 it imports tensorflow (2-3 s) only to seed it.
+        keras, backend, version = import_keras(major)
+    except Exception as e:  # noqa: BLE001
+        fail(model_path, f"cannot import Keras {major}: {type(e).__name__}: {e}")
+
+    try:
+        if args.weights_into:
+            model = load_model(keras, major, args.weights_into)
+            model.load_weights(model_path)
+        else:
+            model = load_model(keras, major, model_path)
+    except Exception as e:  # noqa: BLE001
+        fail(model_path, f"Keras {version} ({backend}) cannot load it: {type(e).__name__}: {e}")
+
+    import numpy as np
+
+    try:
+        inputs = make_inputs(model, args.seed)
+        feed = inputs if len(inputs) != 1 else inputs[0]
+        first = model.predict(feed, batch_size=BATCH, verbose=0)
+        second = model.predict(feed, batch_size=BATCH, verbose=0)
+    except Exception as e:  # noqa: BLE001
+        fail(model_path, f"predict fails in Keras {version} ({backend}): {type(e).__name__}: {e}")
+    outs, keys = _outputs_list(first)
+    outs2, _ = _outputs_list(second)
+    deterministic = len(outs) == len(outs2) and all(
+        a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes() for a, b in zip(outs, outs2)
+    )
+    meta = {
+        "model": os.path.abspath(model_path),
+        "weights_into": os.path.abspath(args.weights_into) if args.weights_into else None,
+        "keras_major": major,
+        "keras_version": version,
+        "backend": backend,
+        "seed": args.seed,
+        "inputs": [str(getattr(t, "name", i)) for i, t in enumerate(model.inputs)],
+        "output_keys": keys,
+        "deterministic": deterministic,
+    }
+    arrays = {f"in_{i}": a for i, a in enumerate(inputs)}
+    arrays.update({f"out_{i}": a for i, a in enumerate(outs)})
+    arrays["meta"] = np.array(json.dumps(meta))
+    tmp = args.out + ".tmp.npz"
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, args.out)
+    except OSError as e:
+        fail(args.out, f"cannot write: {e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
