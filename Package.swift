@@ -39,8 +39,9 @@ let package = Package(
             dependencies: ["ModelIR", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
 
-        // Compression passes, the pass manager and error metrics. Pure Swift over the IR.
-        .target(name: "Compression", dependencies: ["ModelIR"]),
+        // Compression passes, the pass manager and error metrics. Pure Swift over the IR. Optimized even
+        // in debug builds: the kernels run over millions of weights in the tests.
+        .target(name: "Compression", dependencies: ["ModelIR"], swiftSettings: [.unsafeFlags(["-O"])]),
 
         // Library facade used by the CLI.
         .target(name: "ModelPress", dependencies: ["ModelIR", "ONNXFormat", "KerasHDF5", "Compression"]),
@@ -58,7 +59,10 @@ let package = Package(
         .testTarget(name: "ModelIRTests", dependencies: ["ModelIR", "TestSupport"]),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "ModelIR", "TestSupport"]),
         .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "ModelIR", "TestSupport"]),
-        .testTarget(name: "CompressionTests", dependencies: ["Compression", "ModelIR", "TestSupport"]),
+        .testTarget(
+            name: "CompressionTests",
+            dependencies: ["Compression", "ModelIR", "TestSupport", "ONNXFormat", "KerasHDF5"]
+        ),
         .testTarget(name: "ModelPressCLITests", dependencies: ["TestSupport"]),
     ]
 )

@@ -42,6 +42,7 @@ static inline hid_t CHDF5_H5P_ATTRIBUTE_CREATE(void) { return H5P_ATTRIBUTE_CREA
 static inline unsigned CHDF5_H5P_CRT_ORDER_TRACKED(void) { return H5P_CRT_ORDER_TRACKED; }
 static inline unsigned CHDF5_H5P_CRT_ORDER_INDEXED(void) { return H5P_CRT_ORDER_INDEXED; }
 static inline unsigned CHDF5_H5O_INFO_BASIC(void) { return H5O_INFO_BASIC; }
+static inline unsigned CHDF5_H5O_INFO_TIME(void) { return H5O_INFO_TIME; }
 static inline unsigned CHDF5_H5O_INFO_NUM_ATTRS(void) { return H5O_INFO_NUM_ATTRS; }
 static inline H5Z_filter_t CHDF5_H5Z_FILTER_DEFLATE(void) { return H5Z_FILTER_DEFLATE; }
 static inline H5Z_filter_t CHDF5_H5Z_FILTER_SHUFFLE(void) { return H5Z_FILTER_SHUFFLE; }

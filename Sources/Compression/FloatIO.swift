@@ -8,7 +8,8 @@ enum FloatIO {
     static func values(of t: Tensor) throws(CompressionError) -> [Float] {
         guard case .dense(let buffer) = t.storage, let n = t.elementCount else {
             throw CompressionError(
-                .unsupported, "is stored \(t.storage.kind); passes need plain (dense) weights", at: "tensor '\(t.name ?? "?")'"
+                .unsupported, "is stored \(t.storage.kind); passes need plain (dense) weights",
+                at: "tensor '\(t.name ?? "?")'"
             )
         }
         guard let bytes = t.dtype.byteCount(elements: n), bytes == buffer.count else {
@@ -20,20 +21,25 @@ enum FloatIO {
             switch t.dtype {
             case .float32:
                 return [Float](unsafeUninitializedCapacity: n) { out, done in
-                    for i in 0..<n { out[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian) }
+                    for i in 0..<n {
+                        out[i] = Float(
+                            bitPattern: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian)
+                    }
                     done = n
                 }
             case .float64:
                 return [Float](unsafeUninitializedCapacity: n) { out, done in
                     for i in 0..<n {
-                        out[i] = Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self).littleEndian))
+                        out[i] = Float(
+                            Double(bitPattern: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self).littleEndian))
                     }
                     done = n
                 }
             case .float16:
                 return [Float](unsafeUninitializedCapacity: n) { out, done in
                     for i in 0..<n {
-                        out[i] = FloatCast.float(fromHalf: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)
+                        out[i] = FloatCast.float(
+                            fromHalf: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)
                     }
                     done = n
                 }
@@ -55,7 +61,9 @@ enum FloatIO {
         switch dtype {
         case .float64:
             return TensorBuffer(count: n * 8) { out in
-                for i in 0..<n { out.storeBytes(of: Double(values[i]).bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
+                for i in 0..<n {
+                    out.storeBytes(of: Double(values[i]).bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self)
+                }
             }
         case .float16, .bfloat16:
             let bits = FloatCast.convert(values, to: dtype == .float16 ? .float16 : .bfloat16, clamp: false).bits
@@ -64,7 +72,9 @@ enum FloatIO {
             }
         default:
             return TensorBuffer(count: n * 4) { out in
-                for i in 0..<n { out.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+                for i in 0..<n {
+                    out.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+                }
             }
         }
     }

@@ -92,7 +92,8 @@ enum ModelAnalysis {
         }
         for c in site.consumers {
             let op = c.opType
-            if op == "DequantizeLinear" || op == "QuantizeLinear" || op.hasPrefix("QLinear") || op.hasPrefix("DynamicQuantize")
+            if op == "DequantizeLinear" || op == "QuantizeLinear" || op.hasPrefix("QLinear")
+                || op.hasPrefix("DynamicQuantize")
                 || op.hasSuffix("Integer")
             {
                 return .quantized
@@ -141,7 +142,9 @@ enum ModelAnalysis {
                 return (r - 2, nil, what + " (input channels)")
             }
             if cls.hasSuffix("Transpose") { return (r - 2, r - 1, what) }
-            if ["LSTM", "GRU", "SimpleRNN"].contains(cls) || cls == "Dense" || cls == "EinsumDense" { return (r - 1, 0, what) }
+            if ["LSTM", "GRU", "SimpleRNN"].contains(cls) || cls == "Dense" || cls == "EinsumDense" {
+                return (r - 1, 0, what)
+            }
             if cls.hasPrefix("Conv") || cls.hasPrefix("SeparableConv") || w == "pointwise_kernel" {
                 return (r - 1, r - 2, what)
             }

@@ -109,7 +109,8 @@ public struct PassArguments: Sendable {
         guard let s = values[name] else { return nil }
         guard options.contains(s) else {
             throw CompressionError(
-                .usage, "\(name)=\(s) is not valid; use one of \(options.joined(separator: ", "))", at: "pass '\(pass)'")
+                .usage, "\(name)=\(s) is not valid; use one of \(options.joined(separator: ", "))", at: "pass '\(pass)'"
+            )
         }
         return s
     }

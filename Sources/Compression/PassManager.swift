@@ -244,7 +244,8 @@ public struct PassManager: Sendable {
                 }
                 let overhead = w.encodedBytes - (w.values.count * Int(w.bitsPerElement.rounded()) + 7) / 8
                 if let h = w.entropyBitsPerElement {
-                    totals.entropyEstimatedBytes += Int((h * Double(w.values.count) / 8).rounded(.up)) + max(overhead, 0)
+                    totals.entropyEstimatedBytes +=
+                        Int((h * Double(w.values.count) / 8).rounded(.up)) + max(overhead, 0)
                 } else {
                     totals.entropyEstimatedBytes += w.encodedBytes
                 }
@@ -305,7 +306,9 @@ public struct PassManager: Sendable {
                     let rb = UnsafeSendable(r)
                     let eb = UnsafeSendable(e)
                     DispatchQueue.concurrentPerform(iterations: indices.count) { j in
-                        do throws(CompressionError) { rb.value[j] = try compute(indices[j]) } catch { eb.value[j] = error }
+                        do throws(CompressionError) { rb.value[j] = try compute(indices[j]) } catch {
+                            eb.value[j] = error
+                        }
                     }
                 }
             }

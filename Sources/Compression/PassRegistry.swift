@@ -36,7 +36,8 @@ public enum PassRegistry {
         for d in all {
             lines.append("\(d.name): \(d.summary)")
             for p in d.parameters {
-                lines.append("    \(p.name)=\(p.values)" + (p.defaultValue.map { " (default \($0))" } ?? "") + ": \(p.summary)")
+                lines.append(
+                    "    \(p.name)=\(p.values)" + (p.defaultValue.map { " (default \($0))" } ?? "") + ": \(p.summary)")
             }
         }
         return lines.joined(separator: "\n")

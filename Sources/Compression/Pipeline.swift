@@ -63,8 +63,9 @@ public enum Pipeline {
 
         mutating func word() -> String {
             var out = ""
-            while i < s.count, s[i].properties.isAlphabetic || ("0"..."9").contains(s[i]) || s[i] == "_" || s[i] == "-"
-                || s[i] == "." || s[i] == "%" || s[i] == "+"
+            while i < s.count,
+                s[i].properties.isAlphabetic || ("0"..."9").contains(s[i]) || s[i] == "_" || s[i] == "-"
+                    || s[i] == "." || s[i] == "%" || s[i] == "+"
             {
                 out.unicodeScalars.append(s[i])
                 i += 1

@@ -49,7 +49,8 @@ public struct TensorMatch: Hashable, Sendable {
 
     func matchesIgnoringPosition(_ site: TensorSite) -> Bool {
         if let name, !Glob.matches(name, site.name) { return false }
-        if let op, !site.consumers.contains(where: { Glob.matches(op, $0.opType) || Glob.matches(op, $0.qualifiedOpType) })
+        if let op,
+            !site.consumers.contains(where: { Glob.matches(op, $0.opType) || Glob.matches(op, $0.qualifiedOpType) })
         {
             return false
         }

@@ -108,12 +108,16 @@ public struct Report: Codable, Sendable {
         ]
         for t in tensors where t.skipped == nil || showSkipped {
             if let why = t.skipped {
-                rows.append([t.name, String(t.elements), "", "", "skipped: " + why, Report.bytes(t.originalBytes), "", "", "", ""])
+                rows.append([
+                    t.name, String(t.elements), "", "", "skipped: " + why, Report.bytes(t.originalBytes), "", "", "",
+                    "",
+                ])
                 continue
             }
             rows.append([
                 t.name, String(t.elements), Report.percent(t.sparsity), Report.number(t.bits), t.encoding,
-                Report.bytes(t.estimatedBytes), t.sqnrDB.map(Report.number) ?? "", t.relativeL2.map(Report.number) ?? "",
+                Report.bytes(t.estimatedBytes), t.sqnrDB.map(Report.number) ?? "",
+                t.relativeL2.map(Report.number) ?? "",
                 t.cosine.map(Report.number) ?? "", t.maxAbsError.map(Report.number) ?? "",
             ])
         }
@@ -140,7 +144,9 @@ public struct Report: Codable, Sendable {
                 + "(\(Report.number(totals.ratio))x) before entropy coding; \(Report.bytes(totals.entropyEstimatedBytes)) "
                 + "at the order-0 entropy")
         if let e = totals.relativeL2, let s = totals.minSQNRdB {
-            out.append("error: relative L2 \(Report.number(e)) over compressed weights, worst tensor SQNR \(Report.number(s)) dB")
+            out.append(
+                "error: relative L2 \(Report.number(e)) over compressed weights, worst tensor SQNR \(Report.number(s)) dB"
+            )
         }
         return out.joined(separator: "\n")
     }

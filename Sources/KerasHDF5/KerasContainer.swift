@@ -28,6 +28,12 @@ struct ContainerDoc: Codable, Sendable {
         var creation: Data
         var attributes: [AttributeDoc]
         var children: [NodeDoc]
+        /// Set when links iterate in creation order.
+        var linksByCreation: Bool?
+        /// Set when attributes iterate in creation order.
+        var attributesByCreation: Bool?
+        /// Set when the link name is UTF-8 encoded.
+        var utf8: Bool?
     }
 
     struct NodeDoc: Codable, Sendable {
@@ -53,6 +59,7 @@ struct ContainerDoc: Codable, Sendable {
 
     struct AttributeDoc: Codable, Sendable {
         var name: String
+        var utf8: Bool?
         var type: TypeDoc
         var space: SpaceDoc
         var raw: Data?
@@ -73,6 +80,8 @@ struct ContainerDoc: Codable, Sendable {
         var tensor: String?
         var raw: Data?
         var strings: [Data]?
+        var attributesByCreation: Bool?
+        var utf8: Bool?
     }
 
     struct ZipEntryDoc: Codable, Sendable {
@@ -174,6 +183,7 @@ extension ContainerDoc.SpaceDoc {
 extension ContainerDoc.AttributeDoc {
     init(_ a: H5Attribute) {
         name = a.name
+        utf8 = a.nameIsUTF8 ? true : nil
         type = .init(a.type)
         space = .init(a.space)
         switch a.value {
@@ -187,6 +197,8 @@ extension ContainerDoc.AttributeDoc {
             if let strings { .variableStrings(strings.map { [UInt8]($0) }) } else {
                 .raw(TensorBuffer(copying: [UInt8](raw ?? Data())))
             }
-        return H5Attribute(name: name, type: type.info, space: space.space, value: value)
+        var a = H5Attribute(name: name, type: type.info, space: space.space, value: value)
+        a.nameIsUTF8 = utf8 ?? false
+        return a
     }
 }

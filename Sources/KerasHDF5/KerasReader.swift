@@ -149,10 +149,13 @@ enum KerasModelBuilder {
         var owner: [Int: String] = [:]
         var weightName: [Int: String] = [:]
         if let base = legacyWeightsPath {
-            let group = base == "/" ? root : root.child("model_weights").flatMap { n -> H5Group? in
-                if case .group(let g) = n { return g }
-                return nil
-            }
+            let group =
+                base == "/"
+                ? root
+                : root.child("model_weights").flatMap { n -> H5Group? in
+                    if case .group(let g) = n { return g }
+                    return nil
+                }
             guard let group else {
                 throw KerasError(.notKeras, path: path, "model_weights is not a group")
             }
@@ -309,13 +312,16 @@ struct TreeSplitter {
         }
         return ContainerDoc.GroupDoc(
             name: g.name, creation: Data(g.encodedCreationProperties),
-            attributes: g.attributes.map(ContainerDoc.AttributeDoc.init), children: children)
+            attributes: g.attributes.map(ContainerDoc.AttributeDoc.init), children: children,
+            linksByCreation: g.linkOrder == .creation ? true : nil,
+            attributesByCreation: g.attributeOrder == .creation ? true : nil, utf8: g.nameIsUTF8 ? true : nil)
     }
 
     mutating func dataset(_ d: H5Dataset, path: String) -> ContainerDoc.DatasetDoc {
         var doc = ContainerDoc.DatasetDoc(
             name: d.name, attributes: d.attributes.map(ContainerDoc.AttributeDoc.init), type: .init(d.type),
-            space: .init(d.space), creation: Data(d.encodedCreationProperties), layout: "contiguous")
+            space: .init(d.space), creation: Data(d.encodedCreationProperties), layout: "contiguous",
+            attributesByCreation: d.attributeOrder == .creation ? true : nil, utf8: d.nameIsUTF8 ? true : nil)
         switch d.layout {
         case .compact: doc.layout = "compact"
         case .contiguous: doc.layout = "contiguous"

@@ -3,8 +3,7 @@ import ModelIR
 /// Checks stored weight shapes against what the model config says, for the common layer classes, so a
 /// file whose config and data disagree fails on reading instead of inside Keras.
 enum KerasShapeCheck {
-    static func check(layers: [KerasLayer], tensors: [Tensor], owner: [Int: String], path: String) throws(KerasError)
-    {
+    static func check(layers: [KerasLayer], tensors: [Tensor], owner: [Int: String], path: String) throws(KerasError) {
         guard !layers.isEmpty else { return }
         var byLayer: [String: [(String, Tensor)]] = [:]
         for (i, t) in tensors.enumerated() {

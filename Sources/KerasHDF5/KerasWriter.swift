@@ -143,9 +143,13 @@ struct TreeJoiner {
                 children.append(.dataset(try dataset(d, at: p)))
             }
         }
-        return H5Group(
+        var out = H5Group(
             name: g.name, attributes: g.attributes.map(\.attribute), children: children,
             encodedCreationProperties: [UInt8](g.creation))
+        out.linkOrder = g.linksByCreation == true ? .creation : .name
+        out.attributeOrder = g.attributesByCreation == true ? .creation : .name
+        out.nameIsUTF8 = g.utf8 ?? false
+        return out
     }
 
     private mutating func collectStripped(_ g: ContainerDoc.GroupDoc, at groupPath: String) {
@@ -206,9 +210,12 @@ struct TreeJoiner {
             case "virtual": .virtual
             default: .contiguous
             }
-        return H5Dataset(
+        var out = H5Dataset(
             name: d.name, attributes: d.attributes.map(\.attribute), type: type, space: space,
             encodedCreationProperties: [UInt8](d.creation), layout: layout, value: value)
+        out.attributeOrder = d.attributesByCreation == true ? .creation : .name
+        out.nameIsUTF8 = d.utf8 ?? false
+        return out
     }
 }
 
@@ -235,7 +242,8 @@ enum KerasFiles {
             close(fd)
         }
         guard rename(temp, path) == 0 else {
-            throw KerasError(.io, path: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+            throw KerasError(
+                .io, path: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
         }
     }
 

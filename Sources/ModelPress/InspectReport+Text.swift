@@ -9,17 +9,22 @@ extension InspectReport {
         let prod = [producer.name, producer.version].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         header.append(("producer", prod.isEmpty ? "(none)" : prod))
         if let k = keras {
-            header.append(("keras", [k.version.map { "Keras \($0)" }, k.backend.map { "backend \($0)" }, k.layout]
-                .compactMap { $0 }.joined(separator: ", ")))
+            header.append(
+                (
+                    "keras",
+                    [k.version.map { "Keras \($0)" }, k.backend.map { "backend \($0)" }, k.layout]
+                        .compactMap { $0 }.joined(separator: ", ")
+                ))
             if let c = k.modelClass { header.append(("model class", c)) }
             header.append(("training config", k.trainingConfig ? "present" : "none"))
-            header.append((
-                "optimizer weights",
-                k.optimizerWeights.tensors == 0
-                    ? "none"
-                    : "\(Format.bytes(k.optimizerWeights.bytes)) in \(Format.plural(k.optimizerWeights.tensors, "tensor"))"
-                        + " (--strip-optimizer drops them)"
-            ))
+            header.append(
+                (
+                    "optimizer weights",
+                    k.optimizerWeights.tensors == 0
+                        ? "none"
+                        : "\(Format.bytes(k.optimizerWeights.bytes)) in \(Format.plural(k.optimizerWeights.tensors, "tensor"))"
+                            + " (--strip-optimizer drops them)"
+                ))
         } else {
             header.append(
                 (

@@ -64,7 +64,8 @@ public enum RecipeFile {
                 throw ModelPressError(.usage, "\(path): \"defaults\" must be an object")
             }
             try checkKeys(
-                o, ["min_elements", "skip_biases", "skip_normalization", "requantize"], what: "\"defaults\"", path: path)
+                o, ["min_elements", "skip_biases", "skip_normalization", "requantize"], what: "\"defaults\"", path: path
+            )
             if let n = o["min_elements"] as? NSNumber { recipe.defaults.minElements = n.intValue }
             if let b = o["skip_biases"] as? Bool { recipe.defaults.skipBiases = b }
             if let b = o["skip_normalization"] as? Bool { recipe.defaults.skipNormalization = b }
@@ -78,8 +79,10 @@ public enum RecipeFile {
                 guard let o = item as? [String: Any], let m = o["match"] as? [String: Any] else {
                     throw ModelPressError(.usage, "\(path): override \(k + 1) needs a \"match\" object")
                 }
-                try checkKeys(o, ["match", "exclude", "include", "skip", "params"], what: "override \(k + 1)", path: path)
-                try checkKeys(m, ["name", "op", "layer", "position"], what: "the match of override \(k + 1)", path: path)
+                try checkKeys(
+                    o, ["match", "exclude", "include", "skip", "params"], what: "override \(k + 1)", path: path)
+                try checkKeys(
+                    m, ["name", "op", "layer", "position"], what: "the match of override \(k + 1)", path: path)
                 var match = TensorMatch(name: m["name"] as? String, op: (m["op"] ?? m["layer"]) as? String)
                 if let p = m["position"] as? String {
                     guard let pos = TensorMatch.Position(rawValue: p) else {
@@ -102,7 +105,9 @@ public enum RecipeFile {
                             throw ModelPressError(
                                 .usage, "\(path): override \(k + 1): params of '\(pass)' must be an object")
                         }
-                        ov.parameters[pass.lowercased()] = args.keys.sorted().map { PassSpec.Argument($0, text(args[$0])) }
+                        ov.parameters[pass.lowercased()] = args.keys.sorted().map {
+                            PassSpec.Argument($0, text(args[$0]))
+                        }
                     }
                 }
                 recipe.overrides.append(ov)

@@ -24,6 +24,25 @@ public enum Fixtures {
         return out.sorted()
     }
 
+    /// Every Keras file in `../shared/models/keras` and `../shared/models/keras-zoo`, sorted.
+    public static var sharedKerasModels: [String] {
+        var out: [String] = []
+        for sub in ["models/keras", "models/keras-zoo"] {
+            let dir = shared.appendingPathComponent(sub)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            out += files.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".keras") }
+                .map { dir.appendingPathComponent($0).path }
+        }
+        return out.sorted()
+    }
+
+    /// A path in `../shared/models/keras-zoo` (or `keras/` for the fer model).
+    public static func sharedKerasModel(_ name: String) -> String {
+        let zoo = shared.appendingPathComponent("models/keras-zoo").appendingPathComponent(name).path
+        return FileManager.default.fileExists(atPath: zoo)
+            ? zoo : shared.appendingPathComponent("models/keras").appendingPathComponent(name).path
+    }
+
     /// ONNX samples committed under `samples/`.
     public static var sampleONNXModels: [String] {
         let dir = repoRoot.appendingPathComponent("samples")

@@ -15,7 +15,8 @@ struct CompressCommand: ParsableCommand {
     @Argument(help: "The model file (.onnx, .h5, .hdf5, .keras), or - for standard input.")
     var model: String?
 
-    @Option(name: .shortAndLong, help: "Write the compressed model here (same format as the input, weights dequantized).")
+    @Option(
+        name: .shortAndLong, help: "Write the compressed model here (same format as the input, weights dequantized).")
     var output: String?
 
     @OptionGroup var compression: CompressionOptions
@@ -38,7 +39,8 @@ struct CompressCommand: ParsableCommand {
             }
             if let output, output.lowercased().hasSuffix(".mpz") {
                 throw ModelPressError(
-                    .unsupported, "\(output): the .mpz writer is not in this version yet; write .onnx or .h5 to try passes")
+                    .unsupported,
+                    "\(output): the .mpz writer is not in this version yet; write .onnx or .h5 to try passes")
             }
             let loaded = try ModelPress.load(model)
             let result = try ModelPress.compress(loaded.model, recipe: recipe, parallel: !compression.singleThread)

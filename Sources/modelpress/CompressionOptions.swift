@@ -5,7 +5,8 @@ import ModelPress
 
 /// The options that choose and report compression passes, shared by `compress` and `convert`.
 struct CompressionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Passes to run, e.g. 'prune(sparsity=0.6),kmeans(bits=4),huffman'.", valueName: "pipeline"))
+    @Option(
+        help: ArgumentHelp("Passes to run, e.g. 'prune(sparsity=0.6),kmeans(bits=4),huffman'.", valueName: "pipeline"))
     var passes: String?
 
     @Option(help: ArgumentHelp("A JSON recipe: passes, defaults and per-tensor overrides.", valueName: "file"))
@@ -17,7 +18,9 @@ struct CompressionOptions: ParsableArguments {
             valueName: "E"))
     var maxError: Double?
 
-    @Option(help: ArgumentHelp("Write the per-tensor report as JSON to this file (- for standard output).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the per-tensor report as JSON to this file (- for standard output).", valueName: "file"))
     var report: String?
 
     @Flag(help: "List skipped tensors in the table too.")

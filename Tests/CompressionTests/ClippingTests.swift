@@ -1,7 +1,34 @@
 import Compression
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+/// The bit patterns, so comparisons see -0.0 and +0.0 apart.
+private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+/// `n` roughly normal weights (sum of three uniforms), seeded.
+private func randomWeights(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+    var rng = SeededGenerator(seed: seed)
+    return (0..<n).map { _ in
+        let u =
+            Float.random(in: -1...1, using: &rng) + Float.random(in: -1...1, using: &rng)
+            + Float.random(in: -1...1, using: &rng)
+        return u * scale
+    }
+}
+
+private func expectCode(
+    _ code: CompressionError.Code, containing text: String, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws(CompressionError) -> Void
+) {
+    do {
+        try body()
+        Issue.record("expected a .\(code) error", sourceLocation: sourceLocation)
+    } catch {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        #expect(error.message.contains(text), "\(error.message)", sourceLocation: sourceLocation)
+    }
+}
 
 @Suite("Clipping")
 struct ClippingTests {

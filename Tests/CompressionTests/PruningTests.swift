@@ -1,38 +1,37 @@
 import Compression
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 // MARK: - Fixtures and brute-force references
 
 /// The bit patterns, so comparisons see -0.0 and +0.0 apart.
-func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+private func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
 
 /// `n` roughly normal weights (sum of three uniforms), seeded.
-func randomWeights(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+private func randomWeights(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     var rng = SeededGenerator(seed: seed)
     return (0..<n).map { _ in
-        let u = Float.random(in: -1...1, using: &rng) + Float.random(in: -1...1, using: &rng)
+        let u =
+            Float.random(in: -1...1, using: &rng) + Float.random(in: -1...1, using: &rng)
             + Float.random(in: -1...1, using: &rng)
         return u * scale
     }
 }
 
 /// `n` weights drawn from a few magnitudes (multiples of 0.25 up to 1, both signs, both zeros): many ties.
-func tiedWeights(_ n: Int, seed: UInt64) -> [Float] {
+private func tiedWeights(_ n: Int, seed: UInt64) -> [Float] {
     var rng = SeededGenerator(seed: seed)
     let levels: [Float] = [0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, -0.75, 1, -1, 0.5, -0.5]
     return (0..<n).map { _ in levels[Int.random(in: 0..<levels.count, using: &rng)] }
 }
 
-func isZero(_ x: Float) -> Bool { x == 0 }
+private func zeroCount(_ values: [Float]) -> Int { values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
 
-func zeroCount(_ values: [Float]) -> Int { values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
-
-func expectedTarget(_ sparsity: Double, _ n: Int) -> Int { Int((sparsity * Double(n)).rounded()) }
+private func expectedTarget(_ sparsity: Double, _ n: Int) -> Int { Int((sparsity * Double(n)).rounded()) }
 
 /// Brute force: sort indices by (|w|, index) with a comparison sort and zero the first round(s×n).
-func referenceSparsity(_ values: [Float], sparsity: Double) -> [Float] {
+private func referenceSparsity(_ values: [Float], sparsity: Double) -> [Float] {
     let order = values.indices.sorted { (values[$0].magnitude, $0) < (values[$1].magnitude, $1) }
     var out = values
     for i in order.prefix(expectedTarget(sparsity, values.count)) where out[i] != 0 { out[i] = 0 }
@@ -40,7 +39,7 @@ func referenceSparsity(_ values: [Float], sparsity: Double) -> [Float] {
 }
 
 /// Brute force over a model: order (|w|, tensor, index).
-func referenceGlobal(_ tensors: [[Float]], sparsity: Double) -> [[Float]] {
+private func referenceGlobal(_ tensors: [[Float]], sparsity: Double) -> [[Float]] {
     var all: [(Float, Int, Int)] = []
     for (t, values) in tensors.enumerated() {
         for (i, x) in values.enumerated() { all.append((x.magnitude, t, i)) }
@@ -52,7 +51,7 @@ func referenceGlobal(_ tensors: [[Float]], sparsity: Double) -> [[Float]] {
 }
 
 /// The coordinate along `axis` of every flat element, by unravelling the row-major multi-index.
-func channelOfEachElement(dims: [Int], axis: Int) -> [Int] {
+private func channelOfEachElement(dims: [Int], axis: Int) -> [Int] {
     let count = dims.reduce(1, *)
     var index = [Int](repeating: 0, count: dims.count)
     var out: [Int] = []
@@ -70,7 +69,7 @@ func channelOfEachElement(dims: [Int], axis: Int) -> [Int] {
     return out
 }
 
-func expectCode(
+private func expectCode(
     _ code: CompressionError.Code, containing text: String, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () throws(CompressionError) -> Void
 ) {
@@ -89,7 +88,9 @@ func expectCode(
 struct PruningTests {
     static let sparsities: [Double] = [0, 0.1, 0.5, 0.6, 0.9, 0.999, 1]
 
-    @Test("sparsity leaves exactly round(s×n) zeros, as a sorted reference does", arguments: sparsities, [1, 7, 1001, 4099])
+    @Test(
+        "sparsity leaves exactly round(s×n) zeros, as a sorted reference does", arguments: sparsities,
+        [1, 7, 1001, 4099])
     func sparsityIsExact(sparsity: Double, n: Int) throws {
         let original = randomWeights(n, seed: UInt64(n))
         var values = original
@@ -202,7 +203,11 @@ struct PruningTests {
         var maxPruned: Float = 0
         var minSurvivor = Float.infinity
         for (before, after) in zip(original.joined(), tensors.joined()) where before != 0 {
-            if after == 0 { maxPruned = max(maxPruned, before.magnitude) } else { minSurvivor = min(minSurvivor, after.magnitude) }
+            if after == 0 {
+                maxPruned = max(maxPruned, before.magnitude)
+            } else {
+                minSurvivor = min(minSurvivor, after.magnitude)
+            }
         }
         #expect(maxPruned <= minSurvivor)
         #expect(maxPruned == results[0].threshold)
@@ -219,7 +224,10 @@ struct PruningTests {
         var none: [[Float]] = []
         #expect(try Pruner.globalSparsity(&none, sparsity: 0.5).isEmpty)
         var empties: [[Float]] = [[], []]
-        #expect(try Pruner.globalSparsity(&empties, sparsity: 1) == [PruneResult(threshold: 0, prunedCount: 0, zeroCount: 0)] + [PruneResult(threshold: 0, prunedCount: 0, zeroCount: 0)])
+        #expect(
+            try Pruner.globalSparsity(&empties, sparsity: 1) == [
+                PruneResult(threshold: 0, prunedCount: 0, zeroCount: 0)
+            ] + [PruneResult(threshold: 0, prunedCount: 0, zeroCount: 0)])
     }
 
     @Test("sigma by hand: ±1 then ±2 fall, ±10 stay; zeros do not enter σ")
@@ -240,7 +248,9 @@ struct PruningTests {
         #expect(again == PruneResult(threshold: result.threshold, prunedCount: 0, zeroCount: 6, iterations: 1))
     }
 
-    @Test("sigma with iterate is stable: every survivor ≥ threshold and a second call prunes nothing", arguments: [0.25, 0.5, 0.7, 1.0, 2.0])
+    @Test(
+        "sigma with iterate is stable: every survivor ≥ threshold and a second call prunes nothing",
+        arguments: [0.25, 0.5, 0.7, 1.0, 2.0])
     func sigmaStable(k: Double) throws {
         var values = randomWeights(20001, seed: 11, scale: 0.05)
         let result = try Pruner.sigma(&values, k: k, iterate: true)
@@ -332,15 +342,23 @@ struct PruningTests {
         #expect(bits(values) == bits([1, 2, 0, -0.0, 0, 0, 0, 0]))
     }
 
-    @Test("every kernel rejects NaN and ±Inf with .invalidTensor and leaves the input alone", arguments: [Float.nan, .infinity, -.infinity])
+    @Test(
+        "every kernel rejects NaN and ±Inf with .invalidTensor and leaves the input alone",
+        arguments: [Float.nan, .infinity, -.infinity])
     func nonFinite(bad: Float) {
         let original: [Float] = [0.5, -1, 2, bad, 3]
         let name = bad.isNaN ? "NaN" : (bad < 0 ? "-Inf" : "+Inf")
         let text = "\(name) at element 3"
         var v = original
-        expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in _ = try Pruner.magnitude(&v, threshold: 1) }
-        expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in _ = try Pruner.sparsity(&v, sparsity: 0.5) }
-        expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in _ = try Pruner.sigma(&v, k: 1, iterate: true) }
+        expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in
+            _ = try Pruner.magnitude(&v, threshold: 1)
+        }
+        expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in
+            _ = try Pruner.sparsity(&v, sparsity: 0.5)
+        }
+        expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in
+            _ = try Pruner.sigma(&v, k: 1, iterate: true)
+        }
         expectCode(.invalidTensor, containing: text) { () throws(CompressionError) in
             _ = try Pruner.channels(&v, dims: [5], axis: 0, sparsity: 0.5)
         }
@@ -362,7 +380,9 @@ struct PruningTests {
     func badParameters() {
         var v: [Float] = [1, 2, 3, 4, 5, 6]
         for s in [-0.1, 1.0000001, .nan, .infinity] {
-            expectCode(.usage, containing: "sparsity") { () throws(CompressionError) in _ = try Pruner.sparsity(&v, sparsity: s) }
+            expectCode(.usage, containing: "sparsity") { () throws(CompressionError) in
+                _ = try Pruner.sparsity(&v, sparsity: s)
+            }
             var model = [v]
             expectCode(.usage, containing: "[0, 1]") { () throws(CompressionError) in
                 _ = try Pruner.globalSparsity(&model, sparsity: s)
@@ -372,10 +392,14 @@ struct PruningTests {
             }
         }
         for t in [Float(-1), -.leastNonzeroMagnitude, .nan] {
-            expectCode(.usage, containing: "threshold") { () throws(CompressionError) in _ = try Pruner.magnitude(&v, threshold: t) }
+            expectCode(.usage, containing: "threshold") { () throws(CompressionError) in
+                _ = try Pruner.magnitude(&v, threshold: t)
+            }
         }
         for k in [-1, .nan, .infinity] {
-            expectCode(.usage, containing: "k ≥ 0") { () throws(CompressionError) in _ = try Pruner.sigma(&v, k: k, iterate: false) }
+            expectCode(.usage, containing: "k ≥ 0") { () throws(CompressionError) in
+                _ = try Pruner.sigma(&v, k: k, iterate: false)
+            }
         }
         let shapes: [([Int], Int, String)] = [
             ([2, 3], 2, "axis 2"), ([2, 3], -3, "axis -3"), ([], 0, "rank 0"), ([2, 4], 0, "hold 8 elements"),

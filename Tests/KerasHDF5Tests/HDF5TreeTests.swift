@@ -6,7 +6,7 @@ import Testing
 @testable import KerasHDF5
 
 /// Every `.h5`/`.hdf5` file in the shared Keras folders, sorted.
-let sharedHDF5Files: [String] = {
+let h5SharedFiles: [String] = {
     var out: [String] = []
     for folder in ["models/keras", "models/keras-zoo"] {
         let dir = Fixtures.shared.appendingPathComponent(folder)
@@ -19,19 +19,19 @@ let sharedHDF5Files: [String] = {
 }()
 
 /// A shared Keras file by name.
-func sharedKeras(_ name: String) -> String {
+func h5SharedKeras(_ name: String) -> String {
     Fixtures.shared.appendingPathComponent("models/keras-zoo").appendingPathComponent(name).path
 }
 
 /// Output and exit status of a finished process.
-struct ProcessResult {
+struct H5ProcessResult {
     var status: Int32
     var output: String
     var errors: String
 }
 
 /// Runs `tool` with `arguments` and waits (stdout and stderr go to files, so large output cannot block it).
-func run(_ tool: String, _ arguments: [String]) throws -> ProcessResult {
+func h5Run(_ tool: String, _ arguments: [String]) throws -> H5ProcessResult {
     let dir = try Fixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let outURL = dir.appendingPathComponent("out")
@@ -45,7 +45,7 @@ func run(_ tool: String, _ arguments: [String]) throws -> ProcessResult {
     process.standardError = try FileHandle(forWritingTo: errURL)
     try process.run()
     process.waitUntilExit()
-    return ProcessResult(
+    return H5ProcessResult(
         status: process.terminationStatus,
         output: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
         errors: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
@@ -54,7 +54,7 @@ func run(_ tool: String, _ arguments: [String]) throws -> ProcessResult {
 /// `h5dump` output without its first line (which names the file) and without the file offsets of
 /// contiguous data (which depend on where the writer put it).
 func h5dump(_ options: [String], _ path: String) throws -> String {
-    let result = try run("/usr/bin/h5dump", options + [path])
+    let result = try h5Run("/usr/bin/h5dump", options + [path])
     return result.output.split(separator: "\n", omittingEmptySubsequences: false).dropFirst()
         .filter { !$0.contains("OFFSET") }
         .joined(separator: "\n")
@@ -63,7 +63,7 @@ func h5dump(_ options: [String], _ path: String) throws -> String {
 // MARK: Structural equality
 
 /// Collects the differences between two trees, each as "path: what".
-struct TreeComparison {
+struct H5TreeComparison {
     var differences: [String] = []
 
     mutating func note(_ path: String, _ what: String) {
@@ -136,18 +136,18 @@ struct TreeComparison {
 }
 
 /// Expects `a` and `b` to be the same tree.
-func expectSameTree(_ a: H5Tree, _ b: H5Tree, sourceLocation: SourceLocation = #_sourceLocation) {
-    var comparison = TreeComparison()
+func h5ExpectSameTree(_ a: H5Tree, _ b: H5Tree, sourceLocation: SourceLocation = #_sourceLocation) {
+    var comparison = H5TreeComparison()
     comparison.compare(a, b)
     #expect(comparison.differences.isEmpty, "\(comparison.differences)", sourceLocation: sourceLocation)
 }
 
 /// Every dataset of a tree with its path, depth first.
-func datasets(_ group: H5Group, path: String = "") -> [(String, H5Dataset)] {
+func h5Datasets(_ group: H5Group, path: String = "") -> [(String, H5Dataset)] {
     var out: [(String, H5Dataset)] = []
     for child in group.children {
         switch child {
-        case .group(let g): out += datasets(g, path: path + "/" + g.name)
+        case .group(let g): out += h5Datasets(g, path: path + "/" + g.name)
         case .dataset(let d): out.append((path + "/" + d.name, d))
         }
     }
@@ -158,7 +158,7 @@ func datasets(_ group: H5Group, path: String = "") -> [(String, H5Dataset)] {
 
 @Suite("HDF5 tree: lossless read and write")
 struct HDF5TreeTests {
-    @Test("shared Keras files survive read -> write with no h5diff difference", arguments: sharedHDF5Files)
+    @Test("shared Keras files survive read -> write with no h5diff difference", arguments: h5SharedFiles)
     func roundTrip(path: String) throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -167,13 +167,14 @@ struct HDF5TreeTests {
         let tree = try HDF5.readTree(path: path)
         try HDF5.writeTree(tree, to: written)
 
-        let diff = try run("/usr/bin/h5diff", ["-c", path, written])
+        let diff = try h5Run("/usr/bin/h5diff", ["-c", path, written])
         #expect(diff.status == 0, "h5diff: \(diff.output) \(diff.errors)")
         #expect(diff.output.isEmpty, "h5diff printed: \(diff.output.prefix(2000))")
 
         let again = try HDF5.readTree(path: written)
-        expectSameTree(tree, again)
-        #expect(try HDF5.writeTreeImage(tree) == Fixtures.read(written), "the core driver wrote other bytes")
+        h5ExpectSameTree(tree, again)
+        // Deterministic: no timestamps the original did not have, the same bytes through the core driver.
+        #expect(try HDF5.writeTreeImage(tree) == Fixtures.read(written), "another write gave other bytes")
 
         // Same groups, datasets and attributes in the same order, same types, layouts, filters, fill values.
         let before = try h5dump(["-p", "-H"], path)
@@ -184,13 +185,13 @@ struct HDF5TreeTests {
 }
 
 /// Seeded random bytes.
-func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+func h5RandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SeededGenerator(seed: seed)
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
 }
 
 /// `count` seeded random float32 values in [-1, 1], as little-endian bytes.
-func randomFloat32Bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+func h5RandomFloat32Bytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var generator = SeededGenerator(seed: seed)
     var out: [UInt8] = []
     out.reserveCapacity(count * 4)
@@ -203,7 +204,7 @@ func randomFloat32Bytes(_ count: Int, seed: UInt64) -> [UInt8] {
 
 /// A tree built from scratch: a chunked shuffle+gzip float32 dataset, a float16 dataset, fixed-length and
 /// variable-length string attributes, and a group that tracks creation order with children out of name order.
-func makeSampleTree() throws -> H5Tree {
+func h5SampleTree() throws -> H5Tree {
     let f32 = try HDF5.typeInfo(.float32)
     let f16 = try HDF5.typeInfo(.float16)
     let fixed = try HDF5.typeInfo(.fixedString(8))
@@ -240,7 +241,7 @@ func makeSampleTree() throws -> H5Tree {
                 H5Dataset(
                     name: "kernel:0", attributes: [], type: f32, space: try HDF5.space(dims: [64, 33]),
                     encodedCreationProperties: chunked, layout: .chunked(chunk: [16, 11], filters: []),
-                    value: .raw(TensorBuffer(copying: randomFloat32Bytes(64 * 33, seed: 1))))),
+                    value: .raw(TensorBuffer(copying: h5RandomFloat32Bytes(64 * 33, seed: 1))))),
             .dataset(
                 H5Dataset(
                     name: "half", attributes: [], type: f16, space: try HDF5.space(dims: [5]),
@@ -260,12 +261,12 @@ func makeSampleTree() throws -> H5Tree {
 }
 
 /// The dataset at `path` ("/a/b") in `tree`, if any.
-func dataset(_ path: String, in tree: H5Tree) -> H5Dataset? {
-    datasets(tree.root).first { $0.0 == path }?.1
+func h5Dataset(_ path: String, in tree: H5Tree) -> H5Dataset? {
+    h5Datasets(tree.root).first { $0.0 == path }?.1
 }
 
 /// The number of open libhdf5 identifiers, read under the lock (so never in the middle of another read).
-func openHDF5Objects() throws -> Int {
+func h5OpenObjects() throws -> Int {
     try HDF5Lock.withLock { () throws(KerasError) -> Int in H5.openObjectCount() }
 }
 
@@ -276,17 +277,17 @@ struct HDF5BuiltTreeTests {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("built.h5").path
-        let tree = try makeSampleTree()
+        let tree = try h5SampleTree()
         try HDF5.writeTree(tree, to: path)
 
         let back = try HDF5.readTree(path: path)
-        let kernel = try #require(dataset("/weights/kernel:0", in: back))
+        let kernel = try #require(h5Dataset("/weights/kernel:0", in: back))
         #expect(kernel.layout == .chunked(chunk: [16, 11], filters: ["shuffle", "deflate"]))
         #expect(kernel.space.dims == [64, 33])
         guard case .raw(let data) = kernel.value else { Issue.record("kernel not raw"); return }
-        #expect(data.bytes == randomFloat32Bytes(64 * 33, seed: 1))
+        #expect(data.bytes == h5RandomFloat32Bytes(64 * 33, seed: 1))
 
-        let half = try #require(dataset("/weights/half", in: back))
+        let half = try #require(h5Dataset("/weights/half", in: back))
         #expect(half.type.typeClass == .float && half.type.size == 2 && half.type.littleEndian)
         guard case .raw(let halfData) = half.value else { Issue.record("half not raw"); return }
         #expect(halfData.bytes == [0x00, 0x3C, 0x00, 0xBC, 0x00, 0x7C, 0x01, 0x00, 0xFF, 0x7B])
@@ -313,15 +314,15 @@ struct HDF5BuiltTreeTests {
         // Written again from what was read: the same file as far as h5diff and h5dump can tell.
         let again = dir.appendingPathComponent("again.h5").path
         try HDF5.writeTree(back, to: again)
-        let diff = try run("/usr/bin/h5diff", ["-c", path, again])
+        let diff = try h5Run("/usr/bin/h5diff", ["-c", path, again])
         #expect(diff.status == 0 && diff.output.isEmpty, "\(diff.output)")
         #expect(try h5dump(["-p", "-H"], again) == dump)
-        expectSameTree(back, try HDF5.readTree(path: again))
+        h5ExpectSameTree(back, try HDF5.readTree(path: again))
     }
 
     @Test("creation order is tracked, kept and written back; name order otherwise")
     func order() throws {
-        let image = try HDF5.writeTreeImage(try makeSampleTree())
+        let image = try HDF5.writeTreeImage(try h5SampleTree())
         let back = try HDF5.readTree(image: image, name: "built")
         #expect(back.root.linkOrder == .name)
         #expect(back.root.children.map(\.name) == ["ordered", "weights"])
@@ -335,35 +336,37 @@ struct HDF5BuiltTreeTests {
             return
         }
         #expect(strings == [Array("first".utf8), Array("zwölf ✓".utf8)])
-        expectSameTree(back, try HDF5.readTree(image: try HDF5.writeTreeImage(back), name: "again"))
+        h5ExpectSameTree(back, try HDF5.readTree(image: try HDF5.writeTreeImage(back), name: "again"))
     }
 
     @Test("the float16 type built here is the one h5py wrote")
     func float16MatchesH5py() throws {
-        let tree = try HDF5.readTree(path: sharedKeras("k3_fp16_mlp.h5"))
-        let halves = datasets(tree.root).filter { $0.1.type.size == 2 && $0.1.type.typeClass == .float }
+        let tree = try HDF5.readTree(path: h5SharedKeras("k3_fp16_mlp.h5"))
+        let halves = h5Datasets(tree.root).filter { $0.1.type.size == 2 && $0.1.type.typeClass == .float }
         #expect(!halves.isEmpty)
         let built = try HDF5.typeInfo(.float16)
         for (_, d) in halves { #expect(d.type == built) }
     }
 
-    @Test("file images: read from memory equals read from disk; written images read back", arguments: [
-        "k2_nested_submodel.h5", "k3_fp16_mlp.h5", "k3_transformer_mha.h5",
-    ])
+    @Test(
+        "file images: read from memory equals read from disk; written images read back",
+        arguments: [
+            "k2_nested_submodel.h5", "k3_fp16_mlp.h5", "k3_transformer_mha.h5",
+        ])
     func images(name: String) throws {
-        let path = sharedKeras(name)
+        let path = h5SharedKeras(name)
         let fromDisk = try HDF5.readTree(path: path)
         let fromImage = try HDF5.readTree(image: try Fixtures.read(path), name: name)
-        expectSameTree(fromDisk, fromImage)
+        h5ExpectSameTree(fromDisk, fromImage)
 
         let image = try HDF5.writeTreeImage(fromDisk)
-        expectSameTree(fromDisk, try HDF5.readTree(image: image, name: "written image"))
+        h5ExpectSameTree(fromDisk, try HDF5.readTree(image: image, name: "written image"))
 
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let written = dir.appendingPathComponent("image.h5")
         try Data(image).write(to: written)
-        let diff = try run("/usr/bin/h5diff", ["-c", path, written.path])
+        let diff = try h5Run("/usr/bin/h5diff", ["-c", path, written.path])
         #expect(diff.status == 0 && diff.output.isEmpty, "\(diff.output)")
     }
 
@@ -374,14 +377,15 @@ struct HDF5BuiltTreeTests {
         let block = dir.appendingPathComponent("block")
         try Data(repeating: 0x55, count: 700).write(to: block)
         let jammed = dir.appendingPathComponent("jammed.h5").path
-        let jam = try run("/usr/bin/h5jam", ["-i", sharedKeras("k2_nested_submodel.h5"), "-u", block.path, "-o", jammed])
+        let jam = try h5Run(
+            "/usr/bin/h5jam", ["-i", h5SharedKeras("k2_nested_submodel.h5"), "-u", block.path, "-o", jammed])
         #expect(jam.status == 0, "\(jam.errors)")
         let bytes = try Fixtures.read(jammed)
         #expect(Array(bytes[1024..<1032]) == HDF5.signature)
-        let plain = try HDF5.readTree(path: sharedKeras("k2_nested_submodel.h5"))
+        let plain = try HDF5.readTree(path: h5SharedKeras("k2_nested_submodel.h5"))
         var fromJammed = try HDF5.readTree(path: jammed)
         #expect(fromJammed.encodedFileCreationProperties != plain.encodedFileCreationProperties)
-        expectSameTree(fromJammed, try HDF5.readTree(image: bytes, name: "jammed"))
+        h5ExpectSameTree(fromJammed, try HDF5.readTree(image: bytes, name: "jammed"))
 
         // The user block size is a file creation property: the writer keeps it (filled with zeros).
         let rewritten = dir.appendingPathComponent("rewritten.h5").path
@@ -392,37 +396,37 @@ struct HDF5BuiltTreeTests {
         #expect(Array(image[1024..<1032]) == HDF5.signature)
 
         fromJammed.encodedFileCreationProperties = plain.encodedFileCreationProperties
-        expectSameTree(plain, fromJammed)
+        h5ExpectSameTree(plain, fromJammed)
     }
 
     @Test("concurrent reads serialise and agree")
     func concurrentReads() async throws {
-        let path = sharedKeras("k3_transformer_mha.h5")
+        let path = h5SharedKeras("k3_transformer_mha.h5")
         let reference = try HDF5.readTree(path: path)
         try await withThrowingTaskGroup(of: H5Tree.self) { group in
             for _ in 0..<6 { group.addTask { try HDF5.readTree(path: path) } }
-            for try await tree in group { expectSameTree(reference, tree) }
+            for try await tree in group { h5ExpectSameTree(reference, tree) }
         }
     }
 
     @Test("a changed value is written and h5diff sees it (the round-trip check can fail)")
     func negativeControl() throws {
-        let path = sharedKeras("k2_nested_submodel.h5")
+        let path = h5SharedKeras("k2_nested_submodel.h5")
         var tree = try HDF5.readTree(path: path)
-        let (target, original) = try #require(datasets(tree.root).first { $0.1.type.typeClass == .float })
+        let (target, original) = try #require(h5Datasets(tree.root).first { $0.1.type.typeClass == .float })
         guard case .raw(let bytes) = original.value else { Issue.record("not raw"); return }
         var changed = bytes.bytes
         changed[0] ^= 0x40
-        tree.root = replacing(target, in: tree.root, with: .raw(TensorBuffer(copying: changed)))
+        tree.root = h5Replacing(target, in: tree.root, with: .raw(TensorBuffer(copying: changed)))
 
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let written = dir.appendingPathComponent("changed.h5").path
         try HDF5.writeTree(tree, to: written)
-        let diff = try run("/usr/bin/h5diff", ["-c", path, written])
+        let diff = try h5Run("/usr/bin/h5diff", ["-c", path, written])
         #expect(diff.status == 1)
         #expect(diff.output.contains("1 differences found"))
-        guard case .raw(let back) = try #require(dataset(target, in: try HDF5.readTree(path: written))).value else {
+        guard case .raw(let back) = try #require(h5Dataset(target, in: try HDF5.readTree(path: written))).value else {
             Issue.record("not raw")
             return
         }
@@ -431,11 +435,11 @@ struct HDF5BuiltTreeTests {
 }
 
 /// `group` with the dataset at `path` given `value`.
-func replacing(_ path: String, in group: H5Group, with value: H5Value, prefix: String = "") -> H5Group {
+func h5Replacing(_ path: String, in group: H5Group, with value: H5Value, prefix: String = "") -> H5Group {
     var out = group
     out.children = group.children.map { child in
         switch child {
-        case .group(let g): return .group(replacing(path, in: g, with: value, prefix: prefix + "/" + g.name))
+        case .group(let g): return .group(h5Replacing(path, in: g, with: value, prefix: prefix + "/" + g.name))
         case .dataset(var d):
             if prefix + "/" + d.name == path { d.value = value }
             return .dataset(d)

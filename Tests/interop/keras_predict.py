@@ -5,6 +5,12 @@ Runs in the Keras judge venv (.venv-keras, Tests/interop/requirements-keras.txt)
 of the test runner:
 
     keras_predict.py MODEL --out OUT.npz [--weights-into ARCH_MODEL] [--seed N] [--keras auto|2|3]
+    keras_predict.py --batch JOBS.json [--seed N] [--keras auto|2|3]
+
+`--batch` runs many jobs (JSON list of {"model", "out", "weights_into"?}) in one process to pay
+the framework import once; every model is still loaded from its own file, with
+`keras.backend.clear_session()` between jobs. A failed job writes its error line to OUT.err and
+the process exits 1 after running the rest.
 
 Which Keras loads MODEL (`--keras auto`, the default): a legacy HDF5 file whose root attribute
 `keras_version` is 2.x (Keras 2.0.5 up to tf_keras 2.21) goes to tf_keras (TF_USE_LEGACY_KERAS=1,
@@ -192,22 +198,87 @@ def _outputs_list(out):
     return [np.asarray(out)], None
 
 
+class JobError(Exception):
+    """One job's failure, already worded as the one stderr line (without the prefix)."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(message)
+        self.where = where
+
+
+def run_job(keras, major: int, backend: str, version: str, model_path: str, out: str,
+            weights_into: str | None, seed: int) -> None:
+    """Load, predict twice, write OUT.npz; raises JobError."""
+    import numpy as np
+
+    if not os.path.isfile(model_path):
+        raise JobError(model_path, "no such file")
+    if weights_into and not os.path.isfile(weights_into):
+        raise JobError(weights_into, "no such file (--weights-into)")
+    try:
+        if weights_into:
+            model = load_model(keras, major, weights_into)
+            model.load_weights(model_path)
+        else:
+            model = load_model(keras, major, model_path)
+    except Exception as e:  # noqa: BLE001
+        raise JobError(model_path, f"Keras {version} ({backend}) cannot load it: {type(e).__name__}: {e}") from e
+    try:
+        inputs = make_inputs(model, seed)
+        feed = inputs if len(inputs) != 1 else inputs[0]
+        first = model.predict(feed, batch_size=BATCH, verbose=0)
+        second = model.predict(feed, batch_size=BATCH, verbose=0)
+    except Exception as e:  # noqa: BLE001
+        raise JobError(model_path, f"predict fails in Keras {version} ({backend}): {type(e).__name__}: {e}") from e
+    outs, keys = _outputs_list(first)
+    outs2, _ = _outputs_list(second)
+    deterministic = len(outs) == len(outs2) and all(
+        a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes() for a, b in zip(outs, outs2)
+    )
+    meta = {
+        "model": os.path.abspath(model_path),
+        "weights_into": os.path.abspath(weights_into) if weights_into else None,
+        "keras_major": major,
+        "keras_version": version,
+        "backend": backend,
+        "seed": seed,
+        "inputs": [str(getattr(t, "name", i)) for i, t in enumerate(model.inputs)],
+        "output_keys": keys,
+        "deterministic": deterministic,
+    }
+    arrays = {f"in_{i}": a for i, a in enumerate(inputs)}
+    arrays.update({f"out_{i}": a for i, a in enumerate(outs)})
+    arrays["meta"] = np.array(json.dumps(meta))
+    tmp = out + ".tmp.npz"
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, out)
+    except OSError as e:
+        raise JobError(out, f"cannot write: {e}") from e
+
+
 def main(argv=None) -> int:
     global _real_stderr
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
-    ap.add_argument("--out", required=True, help="the .npz to write")
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--out", help="the .npz to write")
     ap.add_argument("--weights-into", metavar="ARCH_MODEL", help="full-model file to take the architecture from")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--keras", choices=["auto", "2", "3"], default="auto", help="which Keras loads the file")
+    ap.add_argument("--batch", metavar="JOBS.json",
+                    help="instead of MODEL --out: a JSON list of {model, out, weights_into?} run in this one "
+                         "process (one Keras for all); a failed job writes its error line to OUT.err")
     ap.add_argument("--verbose", action="store_true", help="let the frameworks log to stderr")
     try:
         args = ap.parse_args(argv)
+        if args.batch is None and (args.model is None or args.out is None):
+            ap.error("MODEL and --out are required (or --batch)")
+        if args.batch is not None and (args.model is not None or args.out is not None or args.weights_into):
+            ap.error("--batch takes no MODEL, --out or --weights-into")
     except SystemExit as e:
         return EXIT_USAGE if e.code not in (0, None) else 0
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     if not args.verbose:
         # TF, XLA and absl write to fd 2 from C++; keep our own stderr for the one error line.
         _real_stderr = os.fdopen(os.dup(2), "w")
@@ -218,67 +289,46 @@ def main(argv=None) -> int:
 
         warnings.simplefilter("ignore")
 
-    model_path = args.model
-    if not os.path.isfile(model_path):
-        fail(model_path, "no such file")
-    if args.weights_into and not os.path.isfile(args.weights_into):
-        fail(args.weights_into, "no such file (--weights-into)")
-    try:
-        major = int(args.keras) if args.keras != "auto" else keras_major_of(model_path)
-    except Exception as e:  # noqa: BLE001
-        fail(model_path, f"cannot tell which Keras wrote it: {type(e).__name__}: {e}")
+    if args.batch is not None:
+        try:
+            with open(args.batch) as f:
+                jobs = [(j["model"], j["out"], j.get("weights_into")) for j in json.load(f)]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            fail(args.batch, f"bad jobs file: {type(e).__name__}: {e}", EXIT_USAGE)
+    else:
+        jobs = [(args.model, args.out, args.weights_into)]
+    if not jobs:
+        return 0
 
+    # One Keras per process: the first job's file (or --keras) decides; the others must agree.
+    try:
+        majors = [int(args.keras) if args.keras != "auto" else keras_major_of(m) for m, _, _ in jobs]
+    except Exception as e:  # noqa: BLE001
+        fail(jobs[0][0] if len(jobs) == 1 else args.batch, f"cannot tell which Keras wrote it: {type(e).__name__}: {e}")
+    if len(set(majors)) != 1:
+        fail(args.batch, f"jobs need different Kerases ({sorted(set(majors))}); one batch per Keras")
+    major = majors[0]
     try:
         # No keras.utils.set_random_seed: every weight comes from the file, predict runs no dropout,
         # and in Keras 3 it imports tensorflow (2-3 s) only to seed it.
         keras, backend, version = import_keras(major)
     except Exception as e:  # noqa: BLE001
-        fail(model_path, f"cannot import Keras {major}: {type(e).__name__}: {e}")
+        fail(jobs[0][0], f"cannot import Keras {major}: {type(e).__name__}: {e}")
 
-    try:
-        if args.weights_into:
-            model = load_model(keras, major, args.weights_into)
-            model.load_weights(model_path)
-        else:
-            model = load_model(keras, major, model_path)
-    except Exception as e:  # noqa: BLE001
-        fail(model_path, f"Keras {version} ({backend}) cannot load it: {type(e).__name__}: {e}")
-
-    import numpy as np
-
-    try:
-        inputs = make_inputs(model, args.seed)
-        feed = inputs if len(inputs) != 1 else inputs[0]
-        first = model.predict(feed, batch_size=BATCH, verbose=0)
-        second = model.predict(feed, batch_size=BATCH, verbose=0)
-    except Exception as e:  # noqa: BLE001
-        fail(model_path, f"predict fails in Keras {version} ({backend}): {type(e).__name__}: {e}")
-    outs, keys = _outputs_list(first)
-    outs2, _ = _outputs_list(second)
-    deterministic = len(outs) == len(outs2) and all(
-        a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes() for a, b in zip(outs, outs2)
-    )
-    meta = {
-        "model": os.path.abspath(model_path),
-        "weights_into": os.path.abspath(args.weights_into) if args.weights_into else None,
-        "keras_major": major,
-        "keras_version": version,
-        "backend": backend,
-        "seed": args.seed,
-        "inputs": [str(getattr(t, "name", i)) for i, t in enumerate(model.inputs)],
-        "output_keys": keys,
-        "deterministic": deterministic,
-    }
-    arrays = {f"in_{i}": a for i, a in enumerate(inputs)}
-    arrays.update({f"out_{i}": a for i, a in enumerate(outs)})
-    arrays["meta"] = np.array(json.dumps(meta))
-    tmp = args.out + ".tmp.npz"
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, args.out)
-    except OSError as e:
-        fail(args.out, f"cannot write: {e}")
-    return 0
+    status = 0
+    for i, (model_path, out, weights_into) in enumerate(jobs):
+        if i:
+            keras.backend.clear_session()
+        try:
+            run_job(keras, major, backend, version, model_path, out, weights_into, args.seed)
+        except JobError as e:
+            if args.batch is None:
+                fail(e.where, str(e))
+            line = "keras_predict: " + e.where + ": " + " ".join(str(e).split())[:600]
+            with open(out + ".err", "w") as f:
+                f.write(line + "\n")
+            status = EXIT_FAIL
+    return status
 
 
 if __name__ == "__main__":

@@ -57,11 +57,12 @@ public enum Clipper {
         let clipped = values.withUnsafeMutableBufferPointer { buf in
             var clipped = 0
             for i in buf.indices {
+                // Branch-free: mask is all ones where |w| > T, so the sign bit is kept and the magnitude becomes T.
                 let bits = buf[i].bitPattern
-                if bits & 0x7FFF_FFFF > t {
-                    buf[i] = Float(bitPattern: bits & 0x8000_0000 | t)
-                    clipped += 1
-                }
+                let over: UInt32 = bits & 0x7FFF_FFFF > t ? 1 : 0
+                let mask = 0 &- over
+                buf[i] = Float(bitPattern: (bits & ~mask) | ((bits & 0x8000_0000 | t) & mask))
+                clipped &+= Int(over)
             }
             return clipped
         }

@@ -77,12 +77,12 @@ public enum ErrorMetrics {
             sqnr = 10 * (log10(signal) - log10(noise))
         }
         let cosine: Double
-        if signal == 0 && other == 0 {
-            cosine = 1
+        if noise == 0 {
+            cosine = 1  // identical, or both zero
         } else if signal == 0 || other == 0 {
             cosine = 0
         } else {
-            cosine = min(1, max(-1, dot / (signal.squareRoot() * other.squareRoot())))
+            cosine = min(1, max(-1, dot / (signal * other).squareRoot()))
         }
         return ErrorStats(
             mse: n == 0 ? 0 : noise / Double(n), maxAbsError: maxError, relativeL2: relative, sqnrDB: sqnr,

@@ -47,7 +47,8 @@ public enum KMeansQuantizer {
     }
 
     /// Clusters `values`, a row-major tensor of shape `dims`; see `quantizeReportingFallback`.
-    public static func quantize(_ values: [Float], dims: [Int], options: Options) throws(CompressionError) -> Palettized {
+    public static func quantize(_ values: [Float], dims: [Int], options: Options) throws(CompressionError) -> Palettized
+    {
         try quantizeReportingFallback(values, dims: dims, options: options).0
     }
 
@@ -82,8 +83,9 @@ public enum KMeansQuantizer {
         try KernelInput.checkFinite(values)
 
         let k = 1 << options.bits
-        let (keys, offsets) = gatheredKeys(values, layout: layout)
-        var sortedKeys = keys
+        var sortedKeys: [UInt32]
+        let offsets: [Int]
+        (sortedKeys, offsets) = gatheredKeys(values, layout: layout)  // uniquely owned: sorted in place
         var codebook = [Float](repeating: 0, count: layout.groupCount * k)
         var fallback = false
         let largest = (0..<layout.groupCount).map { offsets[$0 + 1] - offsets[$0] }.max() ?? 0
@@ -128,7 +130,8 @@ public enum KMeansQuantizer {
         let (needed, overflow) = layout.groupCount.multipliedReportingOverflow(by: k)
         guard !overflow, p.codebook.count == needed else {
             throw CompressionError(
-                .invalidTensor, "the palette holds \(p.codebook.count) values but \(layout.groupCount) groups of "
+                .invalidTensor,
+                "the palette holds \(p.codebook.count) values but \(layout.groupCount) groups of "
                     + "\(k) entries are needed for shape \(dims) with \(p.granularity)")
         }
         let indices = try BitPacking.unpack(p.indices, bits: p.bits, count: count)
@@ -324,42 +327,61 @@ public enum KMeansQuantizer {
         return total
     }
 
-    /// The index of each element's nearest codebook entry (lowest on ties), in memory order.
+    /// The index of each element's nearest codebook entry, in memory order (a value exactly halfway goes
+    /// to the larger entry, a value equal to a repeated entry to its lowest index).
     ///
-    /// A branchless binary search over the `2^bits` midpoints of the group: O(n × bits).
+    /// Per group, threshold `j` is the least Float at or above the midpoint of entries `j` and `j + 1`
+    /// (so a Float comparison decides exactly as the real midpoint would); an element's index is the number
+    /// of thresholds at or below it, found by a branchless binary search: O(n × bits).
     static func nearestIndices(_ values: [Float], layout: GroupLayout, codebook: [Float], bits: Int) -> [UInt16] {
         let k = 1 << bits
-        // Per group, k thresholds: the midpoint between neighbours (just above a repeated value), then +inf.
-        var thresholds = [Double](repeating: .infinity, count: layout.groupCount * k)
+        var thresholds = [Float](repeating: .infinity, count: layout.groupCount * k)
         for g in 0..<layout.groupCount {
             for j in 0..<(k - 1) {
-                let a = Double(codebook[g * k + j])
-                let b = Double(codebook[g * k + j + 1])
-                thresholds[g * k + j] = a < b ? (a + b) * 0.5 : a.nextUp
+                let a = codebook[g * k + j]
+                let b = codebook[g * k + j + 1]
+                guard a < b else {
+                    thresholds[g * k + j] = a.nextUp
+                    continue
+                }
+                let middle = (Double(a) + Double(b)) * 0.5
+                var t = Float(middle)
+                if Double(t) < middle { t = t.nextUp }
+                thresholds[g * k + j] = t
             }
         }
         let n = values.count
         return [UInt16](unsafeUninitializedCapacity: n) { out, initialized in
             values.withUnsafeBufferPointer { x in
                 thresholds.withUnsafeBufferPointer { t in
+                    guard let first = t.baseAddress else { return }
                     layout.forEachRun { base, stride, run in
-                        for i in run {
-                            let g = base + stride * (i - run.lowerBound)
-                            let table = UnsafeBufferPointer(rebasing: t[(g * k)..<((g + 1) * k)])
-                            let value = Double(x[i])
-                            var index = 0
-                            var step = k >> 1
-                            while step > 0 {
-                                index += table[index + step - 1] <= value ? step : 0
-                                step >>= 1
-                            }
-                            out[i] = UInt16(truncatingIfNeeded: index)
+                        if stride == 0 {
+                            let table = first + base * k
+                            for i in run { out[i] = search(table, k, x[i]) }
+                        } else {
+                            for i in run { out[i] = search(first + (base + i - run.lowerBound) * k, k, x[i]) }
                         }
                     }
                 }
             }
             initialized = n
         }
+    }
+
+    /// The number of the `k` ascending `thresholds` at or below `x` (the last threshold is +inf).
+    /// O(log k), branchless: the comparison result is turned into an index bit arithmetically, so there is
+    /// no data-dependent branch to mispredict and searches for consecutive elements overlap in the CPU.
+    @inline(__always)
+    private static func search(_ thresholds: UnsafePointer<Float>, _ k: Int, _ x: Float) -> UInt16 {
+        var index = 0
+        var shift = k.trailingZeroBitCount
+        while shift > 0 {
+            shift &-= 1
+            let above = unsafeBitCast(thresholds[index | ((1 &<< shift) &- 1)] <= x, to: UInt8.self)
+            index |= Int(above) &<< shift
+        }
+        return UInt16(truncatingIfNeeded: index)
     }
 }
 
@@ -462,8 +484,8 @@ enum FloatKey {
 enum RadixSort {
     /// Sorts `keys` ascending, using `scratch` (the same count) as the second buffer.
     ///
-    /// Three passes of 11-bit digits; a pass whose digit is the same for every key is skipped, and short
-    /// inputs use the standard library's sort. O(n).
+    /// Four passes of 8-bit digits (256 buckets keep the scatter within the TLB's reach); a pass whose
+    /// digit is the same for every key is skipped, and short inputs use the standard library's sort. O(n).
     static func sort(_ keys: UnsafeMutableBufferPointer<UInt32>, scratch: UnsafeMutableBufferPointer<UInt32>) {
         let n = keys.count
         guard n >= 1024 else {
@@ -471,29 +493,30 @@ enum RadixSort {
             small.sort()
             return
         }
-        var histogram = [Int](repeating: 0, count: 3 * 2048)
+        var histogram = [Int](repeating: 0, count: 4 * 256)
         histogram.withUnsafeMutableBufferPointer { h in
             for k in keys {
-                h[Int(k & 0x7FF)] += 1
-                h[2048 + Int((k >> 11) & 0x7FF)] += 1
-                h[4096 + Int(k >> 22)] += 1
+                h[Int(k & 0xFF)] &+= 1
+                h[256 &+ Int((k >> 8) & 0xFF)] &+= 1
+                h[512 &+ Int((k >> 16) & 0xFF)] &+= 1
+                h[768 &+ Int(k >> 24)] &+= 1
             }
             var source = keys
             var destination = scratch
-            for pass in 0..<3 {
-                let shift = UInt32(pass * 11)
-                let offset = pass * 2048
-                if h[offset + Int((source[0] >> shift) & 0x7FF)] == n { continue }
+            for pass in 0..<4 {
+                let shift = UInt32(pass * 8)
+                let offset = pass * 256
+                if h[offset + Int((source[0] >> shift) & 0xFF)] == n { continue }
                 var total = 0
-                for d in 0..<2048 {
+                for d in 0..<256 {
                     let c = h[offset + d]
                     h[offset + d] = total
                     total += c
                 }
                 for k in source {
-                    let d = offset + Int((k >> shift) & 0x7FF)
+                    let d = offset &+ Int((k >> shift) & 0xFF)
                     destination[h[d]] = k
-                    h[d] += 1
+                    h[d] &+= 1
                 }
                 swap(&source, &destination)
             }

@@ -105,12 +105,14 @@ public enum LinearQuantizer {
         }
         guard q.scales.count == layout.groupCount else {
             throw CompressionError(
-                .invalidTensor, "linear quantization holds \(q.scales.count) scales but shape \(dims) with "
+                .invalidTensor,
+                "linear quantization holds \(q.scales.count) scales but shape \(dims) with "
                     + "\(q.granularity) needs \(layout.groupCount)")
         }
         guard q.zeroPoints.isEmpty || q.zeroPoints.count == layout.groupCount else {
             throw CompressionError(
-                .invalidTensor, "linear quantization holds \(q.zeroPoints.count) zero points but needs 0 or "
+                .invalidTensor,
+                "linear quantization holds \(q.zeroPoints.count) zero points but needs 0 or "
                     + "\(layout.groupCount)")
         }
         let raw = try BitPacking.unpack(q.codes, bits: q.bits, count: count)
@@ -281,7 +283,8 @@ public enum LinearQuantizer {
                                 for i in run {
                                     let g = base + (i - run.lowerBound)
                                     let c = Int32(
-                                        roundedCode(x[i], inverseScale: inv[g], zeroPoint: Double(p[g].zeroPoint), qmin, qmax))
+                                        roundedCode(
+                                            x[i], inverseScale: inv[g], zeroPoint: Double(p[g].zeroPoint), qmin, qmax))
                                     out[i] = UInt16(truncatingIfNeeded: c)
                                 }
                             }

@@ -34,7 +34,8 @@ public enum Pruner {
     public static func magnitude(_ values: inout [Float], threshold: Float) throws(CompressionError) -> PruneResult {
         guard !threshold.isNaN, threshold >= 0 else {
             throw CompressionError(
-                .usage, "pruning threshold \(threshold) is invalid; give a magnitude ≥ 0 (elements with |w| below it become 0)")
+                .usage,
+                "pruning threshold \(threshold) is invalid; give a magnitude ≥ 0 (elements with |w| below it become 0)")
         }
         try checkFinite(values)
         let t = MagnitudeKey.key(threshold)
@@ -102,7 +103,8 @@ public enum Pruner {
         results.reserveCapacity(tensors.count)
         if selection.key == 0 {
             for values in tensors {
-                results.append(PruneResult(threshold: 0, prunedCount: 0, zeroCount: values.withUnsafeBufferPointer(countZeros)))
+                results.append(
+                    PruneResult(threshold: 0, prunedCount: 0, zeroCount: values.withUnsafeBufferPointer(countZeros)))
             }
             return results
         }
@@ -126,7 +128,8 @@ public enum Pruner {
     /// `maxSigmaIterations`. Fewer than two nonzero weights give σ = 0 and prune nothing.
     ///
     /// Complexity: O(n × iterations) time, three passes per round; O(1) extra memory.
-    public static func sigma(_ values: inout [Float], k: Double, iterate: Bool) throws(CompressionError) -> PruneResult {
+    public static func sigma(_ values: inout [Float], k: Double, iterate: Bool) throws(CompressionError) -> PruneResult
+    {
         guard k.isFinite, k >= 0 else {
             throw CompressionError(
                 .usage, "sigma factor k = \(k) is invalid; give a finite k ≥ 0 (weights with |w| < k·σ become 0)")
@@ -134,7 +137,8 @@ public enum Pruner {
         try checkFinite(values)
         return values.withUnsafeMutableBufferPointer { buf in
             let initial = countAndSum(UnsafeBufferPointer(buf))
-            var deviation = nonzeroDeviation(UnsafeBufferPointer(buf), count: buf.count - initial.zeros, sum: initial.sum)
+            var deviation = nonzeroDeviation(
+                UnsafeBufferPointer(buf), count: buf.count - initial.zeros, sum: initial.sum)
             var pruned = 0
             var zeros = 0
             var threshold: Float = 0
@@ -148,7 +152,8 @@ public enum Pruner {
                 if !iterate || round.pruned == 0 || rounds >= maxSigmaIterations { break }
                 // The same sums, in the same order, as a fresh call on the survivors: a second call prunes nothing.
                 let survivors = countAndSum(UnsafeBufferPointer(buf))
-                deviation = nonzeroDeviation(UnsafeBufferPointer(buf), count: buf.count - survivors.zeros, sum: survivors.sum)
+                deviation = nonzeroDeviation(
+                    UnsafeBufferPointer(buf), count: buf.count - survivors.zeros, sum: survivors.sum)
             }
             return PruneResult(threshold: threshold, prunedCount: pruned, zeroCount: zeros, iterations: rounds)
         }
@@ -173,10 +178,16 @@ public enum Pruner {
         var norms = [Double](repeating: 0, count: c)
         values.withUnsafeBufferPointer { buf in
             norms.withUnsafeMutableBufferPointer { norm in
-                view.forEachRun { channel, run in
-                    var s = 0.0
-                    for i in run { s += Double(buf[i].magnitude) }
-                    norm[channel] += s
+                // The runs of `view.forEachRun`, walked directly: with channels on the last axis every run is one
+                // element, and a call per element costs more than the sum.
+                var start = 0
+                for _ in 0..<view.outer {
+                    for channel in 0..<c {
+                        var s = 0.0
+                        for i in start..<(start + view.inner) { s += Double(buf[i].magnitude) }
+                        norm[channel] += s
+                        start += view.inner
+                    }
                 }
             }
         }
@@ -189,19 +200,28 @@ public enum Pruner {
             let zeros = values.withUnsafeBufferPointer(countZeros)
             return (zeroChannels, PruneResult(threshold: threshold, prunedCount: 0, zeroCount: zeros))
         }
-        var selected = [Bool](repeating: false, count: c)
-        for channel in order.prefix(target) { selected[channel] = true }
+        var keep = [UInt32](repeating: ~0, count: c)  // a bit mask per channel: 0 for the selected ones
+        for channel in order.prefix(target) { keep[channel] = 0 }
         var pruned = 0
+        var zeros = 0
         values.withUnsafeMutableBufferPointer { buf in
-            view.forEachRun { channel, run in
-                guard selected[channel] else { return }
-                for i in run where MagnitudeKey.key(buf[i]) != 0 {
-                    buf[i] = 0
-                    pruned += 1
+            var start = 0
+            for _ in 0..<view.outer {
+                for channel in 0..<c {
+                    let mask = keep[channel]
+                    for i in start..<(start + view.inner) {
+                        // Branch-free; zeros (-0.0 too) keep their bits.
+                        let bits = buf[i].bitPattern
+                        let nonzero: UInt32 = bits & 0x7FFF_FFFF != 0 ? 1 : 0
+                        let kept = bits & (mask | (nonzero &- 1))
+                        buf[i] = Float(bitPattern: kept)
+                        pruned &+= Int(nonzero & ~mask)
+                        zeros &+= kept & 0x7FFF_FFFF == 0 ? 1 : 0
+                    }
+                    start += view.inner
                 }
             }
         }
-        let zeros = values.withUnsafeBufferPointer(countZeros)
         return (zeroChannels, PruneResult(threshold: threshold, prunedCount: pruned, zeroCount: zeros))
     }
 }
@@ -212,7 +232,8 @@ extension Pruner {
     static func checkSparsity(_ sparsity: Double) throws(CompressionError) {
         guard sparsity >= 0, sparsity <= 1 else {
             throw CompressionError(
-                .usage, "sparsity \(sparsity) is out of range; give a fraction in [0, 1], e.g. 0.5 for half the weights zero")
+                .usage,
+                "sparsity \(sparsity) is out of range; give a fraction in [0, 1], e.g. 0.5 for half the weights zero")
         }
     }
 
@@ -226,7 +247,8 @@ extension Pruner {
         var product = 1
         for (k, d) in dims.enumerated() {
             guard d >= 0 else {
-                throw CompressionError(.usage, "dims \(dims) has a negative dim \(d) at index \(k); give the tensor's shape")
+                throw CompressionError(
+                    .usage, "dims \(dims) has a negative dim \(d) at index \(k); give the tensor's shape")
             }
             let (p, overflow) = product.multipliedReportingOverflow(by: d)
             guard !overflow else {

@@ -36,7 +36,9 @@ struct AutoPass: Pass {
             let m = try a.choice("methods", ["linear+kmeans", "kmeans+linear", "linear", "kmeans"]) ?? "linear+kmeans"
             let lo = try a.int("min_bits", in: 2...8) ?? 2
             let hi = try a.int("max_bits", in: 2...8) ?? 8
-            guard lo <= hi else { throw CompressionError(.usage, "min_bits must not exceed max_bits", at: "pass 'auto'") }
+            guard lo <= hi else {
+                throw CompressionError(.usage, "min_bits must not exceed max_bits", at: "pass 'auto'")
+            }
             return AutoPass(
                 description: a.text, budget: budget, useLinear: m.contains("linear"), useKMeans: m.contains("kmeans"),
                 bits: lo...hi)

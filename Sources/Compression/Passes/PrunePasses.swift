@@ -38,7 +38,8 @@ struct PrunePass: Pass {
             } else {
                 rule = .sigma(try a.double("sigma", in: 0...1000) ?? 1, iterate: try a.bool("iterate") ?? true)
             }
-            if scope == "global", case .sparsity = rule {} else if scope == "global" {
+            if scope == "global", case .sparsity = rule {
+            } else if scope == "global" {
                 throw CompressionError(.usage, "scope=global needs sparsity=", at: "pass 'prune'")
             }
             return PrunePass(description: a.text, rule: rule, global: scope == "global")
@@ -110,9 +111,12 @@ struct ChannelPrunePass: Pass {
         } catch {
             throw error.located(t.label)
         }
-        let list = out.channels.prefix(20).map(String.init).joined(separator: ", ") + (out.channels.count > 20 ? ", ..." : "")
+        let list =
+            out.channels.prefix(20).map(String.init).joined(separator: ", ") + (out.channels.count > 20 ? ", ..." : "")
         t.steps.append(
-            PassStep(pass: description, detail: "zeroed \(out.channels.count) of \(t.site.dims[axis]) channels on axis \(axis)"))
+            PassStep(
+                pass: description,
+                detail: "zeroed \(out.channels.count) of \(t.site.dims[axis]) channels on axis \(axis)"))
         if !out.channels.isEmpty {
             let consumer = t.site.consumers.first.map { "'\($0.nodeName ?? $0.opType)'" } ?? "its consumer"
             t.note(

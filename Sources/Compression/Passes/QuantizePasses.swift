@@ -57,8 +57,7 @@ enum EncodingBook {
     }
 
     /// Applies a palettization result to the tensor.
-    static func apply(_ p: Palettized, to t: inout WorkingTensor, pass: String, what: String) throws(CompressionError)
-    {
+    static func apply(_ p: Palettized, to t: inout WorkingTensor, pass: String, what: String) throws(CompressionError) {
         let values = try KMeansQuantizer.dequantize(p, dims: t.site.dims)
         let n = values.count
         t.values = values
@@ -136,7 +135,9 @@ struct LinearPass: Pass {
         parameters: [
             .init("bits", "2..8", default: "8", "bits per code"),
             .init("scheme", "symmetric|asymmetric", default: "symmetric", "zero point fixed at 0, or fitted"),
-            .init("granularity", "channel|tensor|block", default: "channel", "one scale per output channel, per tensor, or per block"),
+            .init(
+                "granularity", "channel|tensor|block", default: "channel",
+                "one scale per output channel, per tensor, or per block"),
             .init("block", "1..65536", default: "32", "block length along the input axis (granularity=block)"),
             .init("range", "minmax|mse", default: "minmax", "clipping range: min/max, or the one minimizing MSE"),
         ],
@@ -174,7 +175,9 @@ struct KMeansPass: Pass {
         name: "kmeans", summary: "Weight sharing by 1-D k-means (Deep Compression): 2^bits shared values.",
         parameters: [
             .init("bits", "1..8", default: "4", "bits per index: 2^bits centroids per codebook"),
-            .init("granularity", "tensor|channel|group", default: "tensor", "one codebook per tensor, per channel, or per group of channels"),
+            .init(
+                "granularity", "tensor|channel|group", default: "tensor",
+                "one codebook per tensor, per channel, or per group of channels"),
             .init("group", "1..65536", default: "16", "channels per codebook (granularity=group)"),
             .init("init", "linear|density|random", default: "linear", "centroid initialization"),
             .init("seed", "0..2^63", default: "0", "seed for init=random"),
@@ -195,7 +198,8 @@ struct KMeansPass: Pass {
                 }
             return KMeansPass(
                 description: a.text,
-                options: .init(bits: bits, granularity: .perTensor, initialization: initialization, maxIterations: iterations),
+                options: .init(
+                    bits: bits, granularity: .perTensor, initialization: initialization, maxIterations: iterations),
                 granularity: g, group: group)
         })
 
@@ -228,7 +232,8 @@ struct FloatCastPass: Pass {
                 ? [
                     .init(
                         "overflow", "keep|clamp", default: "keep",
-                        "values beyond fp16's range (|x| >= 65520): keep that tensor in its own type, or clamp to ±65504")
+                        "values beyond fp16's range (|x| >= 65520): keep that tensor in its own type, or clamp to ±65504"
+                    )
                 ] : [],
             make: { a throws(CompressionError) in
                 let o = try a.choice("overflow", ["keep", "clamp"]) ?? "keep"
@@ -275,7 +280,8 @@ struct SignPass: Pass {
             .init("granularity", "channel|tensor", default: "channel", "one scale per output channel or per tensor")
         ]
         if ternary {
-            params.append(.init("threshold", "0..1", default: "0.7", "zero out |w| < threshold x mean|w| (TWN uses 0.7)"))
+            params.append(
+                .init("threshold", "0..1", default: "0.7", "zero out |w| < threshold x mean|w| (TWN uses 0.7)"))
         }
         return PassDefinition(
             name: ternary ? "ternary" : "binary",

@@ -1,8 +1,9 @@
 internal import CHDF5
 import ModelIR
+import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The HDF5 entry points: read a whole file into an `H5Tree`, write one back.
@@ -118,8 +119,6 @@ enum HDF5 {
     }
 }
 
-import Synchronization
-
 private let imageCounter = Atomic<Int>(0)
 
 /// Walks an open file into an `H5Tree`, checking every declared size before allocating.
@@ -143,7 +142,7 @@ struct H5TreeReader {
         let info = try H5.objectInfo(root)
         visited.insert(info.addr)
         let group = try HDF5.at("/") { () throws(KerasError) -> H5Group in
-            try readGroup(root, name: "", path: "/", depth: 0, attributeCount: info.num_attrs, nameIsUTF8: false)
+            try readGroup(root, name: "", path: "/", depth: 0, info: info, nameIsUTF8: false)
         }
         return H5Tree(root: group, encodedFileCreationProperties: encoded)
     }
@@ -152,7 +151,8 @@ struct H5TreeReader {
     private mutating func count(_ n: UInt64) throws(KerasError) {
         guard n <= UInt64(HDF5.maximumObjects - objectCount) else {
             throw KerasError(
-                .unsupported, path: "", "the file holds more than \(HDF5.maximumObjects) groups, datasets and attributes")
+                .unsupported, path: "",
+                "the file holds more than \(HDF5.maximumObjects) groups, datasets and attributes")
         }
         objectCount += Int(n)
     }
@@ -163,8 +163,7 @@ struct H5TreeReader {
 
     /// Reads a group's attributes, then its children in index order (name, or creation order if tracked).
     private mutating func readGroup(
-        _ group: borrowing H5GroupID, name: String, path: String, depth: Int, attributeCount: UInt64,
-        nameIsUTF8: Bool
+        _ group: borrowing H5GroupID, name: String, path: String, depth: Int, info: H5O_info_t, nameIsUTF8: Bool
     ) throws(KerasError) -> H5Group {
         guard depth <= HDF5.maximumDepth else {
             throw KerasError(.unsupported, path: "", "groups are nested more than \(HDF5.maximumDepth) deep")
@@ -175,7 +174,7 @@ struct H5TreeReader {
         let linksByCreation = try H5.linkCreationOrder(creation) & tracked != 0
         let attributesByCreation = try H5.attributeCreationOrder(creation) & tracked != 0
         let attributes = try readAttributes(
-            of: group, count: attributeCount, byCreationOrder: attributesByCreation, path: path)
+            of: group, count: info.num_attrs, byCreationOrder: attributesByCreation, path: path)
         let linkCount = try H5.linkCount(group)
         try count(linkCount)
         var children: [H5Node] = []
@@ -224,8 +223,7 @@ struct H5TreeReader {
             let child = try H5.openGroup(group, name)
             return .group(
                 try readGroup(
-                    child, name: name, path: path, depth: depth + 1, attributeCount: info.num_attrs,
-                    nameIsUTF8: utf8))
+                    child, name: name, path: path, depth: depth + 1, info: info, nameIsUTF8: utf8))
         case H5O_TYPE_DATASET:
             return .dataset(try readDataset(in: group, name: name, path: path, info: info, nameIsUTF8: utf8))
         case H5O_TYPE_NAMED_DATATYPE:

@@ -2,7 +2,8 @@ internal import CHDF5
 import ModelIR
 
 extension HDF5 {
-    /// Writes `tree` as a new HDF5 file at `path` (truncating whatever is there).
+    /// Writes `tree` as a new HDF5 file at `path` (truncating whatever is there), deterministically: the same
+    /// tree gives the same bytes (no object timestamps).
     ///
     /// Writes straight to `path`: the caller writes to a temporary name and renames. Every group, dataset and
     /// attribute is created from its encoded type, space and creation properties, in the tree's order, and
@@ -48,9 +49,16 @@ extension HDF5 {
 
 /// Re-creates groups, datasets and attributes from an `H5Tree`.
 enum H5TreeWriter {
-    /// A property list decoded from `encoded`, or a fresh one of class `cls` when `encoded` is empty.
+    /// A creation property list decoded from `encoded`, or a fresh one of class `cls` when `encoded` is empty,
+    /// with object time tracking off.
+    ///
+    /// Timestamps are never written: libhdf5 cannot set them to the original's values (and reports tracking
+    /// on even for objects stored without times, h5py's default), and without them the same tree always
+    /// gives the same bytes.
     static func propertyList(_ encoded: [UInt8], class cls: hid_t) throws(KerasError) -> H5PropertyListID {
-        encoded.isEmpty ? try H5.createPropertyList(cls) : try H5.decodePropertyList(encoded)
+        let list = encoded.isEmpty ? try H5.createPropertyList(cls) : try H5.decodePropertyList(encoded)
+        try H5.setTrackTimes(list, false)
+        return list
     }
 
     /// Writes the root group's attributes and children into the file's root group.

@@ -58,8 +58,11 @@ private func h5ErrorWalkRecord(
     let description = record.pointee.desc.map { String(cString: $0) } ?? ""
     var minorBuffer = [CChar](repeating: 0, count: 256)
     let length = H5Eget_msg(record.pointee.min_num, nil, &minorBuffer, minorBuffer.count)
-    let minor = length > 0 ? String(decoding: minorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
-        as: UTF8.self) : ""
+    let minor =
+        length > 0
+        ? String(
+            decoding: minorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) },
+            as: UTF8.self) : ""
     records.pointee.append(H5ErrorStack.Record(function: function, description: description, minor: minor))
     return 0
 }
@@ -81,9 +84,17 @@ enum H5 {
 
     // MARK: Files
 
-    /// `H5Fopen` read-only.
+    /// `H5Fopen` read-only. A failure is `.malformed` (the caller has checked the file is readable and
+    /// HDF5), except that a file another process holds locked for writing is `.io`.
     static func openFile<P: H5Handle & ~Copyable>(_ name: String, access: borrowing P) throws(KerasError) -> H5FileID {
-        H5FileID(id: try checkID(H5Fopen(name, CHDF5_H5F_ACC_RDONLY(), access.id), .malformed, "H5Fopen"))
+        let id = H5Fopen(name, CHDF5_H5F_ACC_RDONLY(), access.id)
+        if id < 0 {
+            var error = H5ErrorStack.error(.malformed, "H5Fopen")
+            let text = error.message.lowercased()
+            if text.contains("unable to lock file") || text.contains("unable to lock the file") { error.code = .io }
+            throw error
+        }
+        return H5FileID(id: id)
     }
 
     /// `H5Fcreate`, truncating any existing file.
@@ -169,6 +180,11 @@ enum H5 {
         var flags: UInt32 = 0
         try check(H5Pget_attr_creation_order(plist.id, &flags), .malformed, "H5Pget_attr_creation_order")
         return flags
+    }
+
+    /// `H5Pset_obj_track_times`: whether objects created with this list store access/modification times.
+    static func setTrackTimes(_ plist: borrowing H5PropertyListID, _ track: Bool) throws(KerasError) {
+        try check(H5Pset_obj_track_times(plist.id, track), .malformed, "H5Pset_obj_track_times")
     }
 
     /// `H5Pset_char_encoding`: UTF-8 or ASCII names for links and attributes created with this list.
@@ -632,5 +648,27 @@ extension H5 {
         var size: hsize_t = 0
         try check(H5Pget_userblock(fcpl.id, &size), .malformed, "H5Pget_userblock")
         return Int(clamping: size)
+    }
+}
+
+// MARK: Links (tests craft files with them; the writer never makes any)
+
+extension H5 {
+    /// `H5Fopen` read-write.
+    static func openFileForWriting(_ name: String) throws(KerasError) -> H5FileID {
+        H5FileID(id: try checkID(H5Fopen(name, CHDF5_H5F_ACC_RDWR(), CHDF5_H5P_DEFAULT()), .io, "H5Fopen"))
+    }
+
+    /// `H5Lcreate_soft`: a link `name` in `loc` to the path `target`.
+    static func createSoftLink(_ loc: borrowing H5FileID, _ name: String, to target: String) throws(KerasError) {
+        try check(
+            H5Lcreate_soft(target, loc.id, name, CHDF5_H5P_DEFAULT(), CHDF5_H5P_DEFAULT()), .io, "H5Lcreate_soft")
+    }
+
+    /// `H5Lcreate_hard`: a second link `name` in `loc` to the object at `target`.
+    static func createHardLink(_ loc: borrowing H5FileID, _ name: String, to target: String) throws(KerasError) {
+        try check(
+            H5Lcreate_hard(loc.id, target, loc.id, name, CHDF5_H5P_DEFAULT(), CHDF5_H5P_DEFAULT()), .io,
+            "H5Lcreate_hard")
     }
 }

@@ -51,22 +51,6 @@ struct H5PropertyListID: H5Handle, ~Copyable {
     deinit { _ = H5Pclose(id) }
 }
 
-/// Any object opened by path whatever its kind (`H5Oclose`).
-struct H5ObjectID: H5Handle, ~Copyable {
-    let id: hid_t
-    deinit { _ = H5Oclose(id) }
-}
-
-/// A predefined, library-owned identifier (`H5P_DEFAULT`, `H5T_NATIVE_FLOAT`): borrowed, never closed.
-struct H5Predefined: H5Handle {
-    let id: hid_t
-
-    /// `H5P_DEFAULT`.
-    static var defaultList: H5Predefined { H5Predefined(id: CHDF5_H5P_DEFAULT()) }
-    /// `H5S_ALL`.
-    static var allSpace: H5Predefined { H5Predefined(id: CHDF5_H5S_ALL()) }
-}
-
 extension H5FileID {
     /// Closes the file now and reports failure (a write's last metadata flush happens here), instead of
     /// leaving it to `deinit`, which cannot throw. Every other identifier of the file must be closed first.
