@@ -51,14 +51,19 @@ extension InspectReport {
         for kv in metadata { header.append(("meta " + kv.key, Format.oneLine(kv.value, limit: 80))) }
         out += Format.table(header.map { ["  " + $0.0, $0.1] })
 
-        out.append("")
-        out.append("Inputs")
-        out += Format.table(inputs.map { ["  " + $0.name, $0.type] })
-        out.append("Outputs")
-        out += Format.table(outputs.map { ["  " + $0.name, $0.type] })
+        if keras == nil {
+            out.append("")
+            out.append("Inputs")
+            out += Format.table(inputs.map { ["  " + $0.name, $0.type] })
+            out.append("Outputs")
+            out += Format.table(outputs.map { ["  " + $0.name, $0.type] })
+        }
 
         out.append("")
-        out.append("Operators (\(graph.totalNodes) nodes, \(operators.count) kinds)")
+        out.append(
+            keras != nil
+                ? "Layers (\(graph.totalNodes), \(operators.count) classes)"
+                : "Operators (\(graph.totalNodes) nodes, \(operators.count) kinds)")
         out += Format.table(
             operators.map { ["  " + ($0.domain == "ai.onnx" ? $0.op : "\($0.domain)::\($0.op)"), String($0.count)] },
             rightAligned: [1])

@@ -219,7 +219,10 @@ extension InspectReport {
             infos.append(
                 TensorInfo(
                     name: t.name ?? "", dtype: t.dtype.name, shape: t.dims, elements: elements, bytes: bytes,
-                    role: loc.role.rawValue, location: loc.description, storedAs: Self.storedAs(t.layout.dataField),
+                    role: loc.role.rawValue,
+                    location: t.metadata.first { $0.key == "keras.layer" }.map { "layer " + ($0.value ?? "?") }
+                        ?? loc.description,
+                    storedAs: Self.storedAs(t.layout.dataField),
                     stats: includeTensors ? TensorStatistics.compute(t) : nil))
         }
         let totals = byType.values.sorted { ($0.bytes, $1.dtype) > ($1.bytes, $0.dtype) }
