@@ -221,7 +221,14 @@ public struct PassManager: Sendable {
                 bits: Double(s.dtype.bitWidth ?? 0), encoding: s.dtype.name, originalBytes: original,
                 estimatedBytes: original, entropyBits: nil, sqnrDB: nil, relativeL2: nil, cosine: nil, maxAbsError: nil,
                 steps: [])
-            if let k = byIndex[s.index] {
+            if let k = byIndex[s.index], work[k].steps.isEmpty {
+                // Chosen, but every pass left it alone (no channel axis, over an fp16 range, ...).
+                row.skipped =
+                    work[k].diagnostics.last.map { "no pass changed it: " + $0.message } ?? "no pass changed it"
+                diagnostics += work[k].diagnostics
+                totals.processed -= 1
+                totals.entropyEstimatedBytes += original
+            } else if let k = byIndex[s.index] {
                 let w = work[k]
                 let st = stats[k]
                 let zeros = w.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }

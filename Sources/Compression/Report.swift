@@ -145,7 +145,7 @@ public struct Report: Codable, Sendable {
                 + "at the order-0 entropy")
         if let e = totals.relativeL2, let s = totals.minSQNRdB {
             out.append(
-                "error: relative L2 \(Report.number(e)) over compressed weights, worst tensor SQNR \(Report.number(s)) dB"
+                "error: relative L2 per tensor \(Report.number(e)) (RMS weighted by elements), worst tensor SQNR \(Report.number(s)) dB"
             )
         }
         return out.joined(separator: "\n")

@@ -103,7 +103,7 @@ enum KerasModelBuilder {
             if let c = zip.config {
                 configBytes = c
                 if let obj = try? JSONSerialization.jsonObject(with: Data(c)) as? [String: Any] {
-                    info.hasTrainingConfig = obj["compile_config"] is [String: Any]
+                    info.hasTrainingConfig = (obj["compile_config"] as? [String: Any]).map { !$0.isEmpty } ?? false
                 }
             }
         } else if hasModelWeights, try attrs.string(root, "model_config") != nil {

@@ -182,7 +182,8 @@ def file_facts(path: str) -> KerasFileFacts:
         facts.layer_counts = count_layers(config)
         facts.keras_version = meta.get("keras_version")
         facts.backend = None
-        facts.training_config = bool(config.get("compile_config"))  # Keras 3 writes {} when not compiled
+        # As Keras 3 itself reads it (serialization_lib: `if compile_config:`): {} is no training config.
+        facts.training_config = bool(config.get("compile_config"))
         return facts
     with h5py.File(path, "r") as f:
         return _h5_facts(f)
@@ -583,6 +584,19 @@ def arrays_diff(a: list[np.ndarray], b: list[np.ndarray], what: str) -> str | No
     return None
 
 
+def digests_diff(a: list | None, b: list | None, what: str) -> str | None:
+    """None if two keras_predict digest lists ([name, ..., sha256] rows) are equal, else the first
+    difference."""
+    a, b = a or [], b or []
+    if len(a) != len(b):
+        return f"{what}: {len(a)} entries vs {len(b)}"
+    for x, y in zip(a, b):
+        if x != y:
+            return f"{what}: {x[0]!r} differs ({x[1:]} vs {y[1:]})" if x[0] == y[0] else \
+                f"{what}: {x[0]!r} vs {y[0]!r}"
+    return None
+
+
 def max_abs_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float | None:
     try:
         return max((float(np.nanmax(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0)
@@ -714,7 +728,7 @@ def _first_kernel(f: h5py.File, square_ok: bool = False) -> str:
     found = []
 
     def visit(name, obj):
-        if isinstance(obj, h5py.Dataset) and name.startswith("model_weights/") and name.endswith("kernel") \
+        if isinstance(obj, h5py.Dataset) and name.startswith("model_weights/") and name.endswith(("kernel", "kernel:0")) \
                 and obj.ndim == 2 and (square_ok or obj.shape[0] != obj.shape[1]):
             found.append(name)
 

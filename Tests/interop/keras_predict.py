@@ -28,7 +28,10 @@ in predict; the HDF5 comparison judges it).
 
 OUT.npz holds in_0..in_N (inputs in model.inputs order), out_0..out_M (outputs: a list in order, a
 dict by sorted key) and `meta`, a JSON string: keras flavour and version, backend, input and output
-names, whether two predict calls in this process gave bit-identical outputs (`deterministic`).
+names, whether two predict calls in this process gave bit-identical outputs (`deterministic`),
+`weights` ([name, dtype, shape, sha256] of every variable as loaded) and `layer_outputs` ([layer,
+sha256] of each top-level layer's outputs on the same inputs, from a probe model; randomly
+initialised networks can saturate, so the final outputs alone may not show a changed weight).
 
 Errors: one line on stderr (`keras_predict: MODEL: ...`), exit status 1; exit 64 for bad usage.
 The frameworks' own log output goes to /dev/null unless --verbose.
@@ -198,6 +201,70 @@ def _outputs_list(out):
     return [np.asarray(out)], None
 
 
+def _digest(arrays) -> str:
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _value(v):
+    import numpy as np
+
+    if hasattr(v, "numpy"):
+        return np.asarray(v.numpy())
+    return np.asarray(v)
+
+
+def weight_digests(model) -> list:
+    """[name, dtype, shape, sha256] of every variable Keras loaded (trainable or not), in
+    model.weights order: what the file gave Keras, whatever the outputs show."""
+    out = []
+    for v in model.weights:
+        a = _value(v)
+        out.append([str(getattr(v, "path", None) or v.name), a.dtype.str, list(a.shape), _digest([a])])
+    return out
+
+
+def layer_output_digests(keras, model, feed) -> tuple[list, str | None]:
+    """[layer name, sha256 of its outputs] for every top-level layer with one inbound node, from a
+    probe model over the same inputs; (digests, None) or ([], why not). A randomly initialised
+    network can saturate (MobileNetV2's softmax is exactly uniform on normal inputs), so the final
+    outputs alone can miss a changed weight or config; the layers' outputs do not."""
+    layers, outputs = [], []
+    for layer in model.layers:
+        # Nested models: `.output` is the inner graph's tensor, not this graph's (their insides are
+        # still covered by the layers downstream, and their weights by `weights`).
+        if type(layer).__name__ == "InputLayer" or isinstance(layer, keras.Model):
+            continue
+        try:
+            out = layer.output
+        except Exception:  # noqa: BLE001 - shared layers (several inbound nodes) have no single output
+            continue
+        layers.append(layer.name)
+        outputs.append(out)
+    if not outputs:
+        return [], "no layer with a single output"
+    try:
+        probe = keras.Model(model.inputs, outputs)
+        values = probe.predict(feed, batch_size=BATCH, verbose=0)
+    except Exception as e:  # noqa: BLE001
+        return [], f"probe model failed: {type(e).__name__}: {str(e)[:200]}"
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    digests = []
+    for name, v in zip(layers, values):
+        v = v if isinstance(v, (list, tuple)) else [v]
+        digests.append([name, _digest(v)])
+    return digests, None
+
+
 class JobError(Exception):
     """One job's failure, already worded as the one stderr line (without the prefix)."""
 
@@ -230,6 +297,11 @@ def run_job(keras, major: int, backend: str, version: str, model_path: str, out:
         second = model.predict(feed, batch_size=BATCH, verbose=0)
     except Exception as e:  # noqa: BLE001
         raise JobError(model_path, f"predict fails in Keras {version} ({backend}): {type(e).__name__}: {e}") from e
+    try:
+        weights = weight_digests(model)
+    except Exception as e:  # noqa: BLE001
+        raise JobError(model_path, f"cannot read the loaded weights back: {type(e).__name__}: {e}") from e
+    layer_digests, no_probe = layer_output_digests(keras, model, feed)
     outs, keys = _outputs_list(first)
     outs2, _ = _outputs_list(second)
     deterministic = len(outs) == len(outs2) and all(
@@ -245,6 +317,9 @@ def run_job(keras, major: int, backend: str, version: str, model_path: str, out:
         "inputs": [str(getattr(t, "name", i)) for i, t in enumerate(model.inputs)],
         "output_keys": keys,
         "deterministic": deterministic,
+        "weights": weights,
+        "layer_outputs": layer_digests,
+        "layer_outputs_missing": no_probe,
     }
     arrays = {f"in_{i}": a for i, a in enumerate(inputs)}
     arrays.update({f"out_{i}": a for i, a in enumerate(outs)})
@@ -257,9 +332,15 @@ def run_job(keras, major: int, backend: str, version: str, model_path: str, out:
         raise JobError(out, f"cannot write: {e}") from e
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write(f"keras_predict: usage: {' '.join(message.split())} (see --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
 def main(argv=None) -> int:
     global _real_stderr
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?")
     ap.add_argument("--out", help="the .npz to write")
     ap.add_argument("--weights-into", metavar="ARCH_MODEL", help="full-model file to take the architecture from")

@@ -26,6 +26,7 @@ import math
 import os
 import re
 
+import jsonschema
 import numpy as np
 import onnx
 import pytest
@@ -72,6 +73,7 @@ REL_TOL = 1e-4
 ABS_TOL = 1e-9
 
 MODELS = [m for m in OM.MODELS if not m[0].startswith("samples")]
+REPORT_SCHEMA_PATH = os.path.join(H.REPO_ROOT, "schemas", "compression-report.schema.json")
 MODEL_IDS = [m[0] for m in MODELS]
 
 DETERMINISM_MODEL = "magika_standard_v3_3.onnx"
@@ -86,8 +88,6 @@ _INTEGER_TYPES = {
     onnx.TensorProto.INT32, onnx.TensorProto.UINT32, onnx.TensorProto.INT64, onnx.TensorProto.UINT64,
     onnx.TensorProto.BOOL,
 }
-_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-                onnx.TensorProto.BFLOAT16}
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,6 +397,23 @@ def _block_max_distinct(w: np.ndarray, axis: int, block: int) -> int:
     return max(_max_distinct(rows[:, i:i + block]) for i in range(0, rows.shape[1], block))
 
 
+def _entropy_bits(symbols: np.ndarray) -> float:
+    """Order-0 entropy in bits per symbol."""
+    if symbols.size == 0:
+        return 0.0
+    _, counts = np.unique(symbols, return_counts=True)
+    prob = counts / symbols.size
+    return float(-(prob * np.log2(prob)).sum())
+
+
+def _check_entropy(p: list, label: str, row: dict, symbols: np.ndarray, what: str) -> None:
+    if "entropyBits" in row:
+        h = _entropy_bits(symbols)
+        if abs(h - row["entropyBits"]) > 1e-3:
+            p.append(f"{label}: report entropyBits {row['entropyBits']:.5f}, the {what} of the written weights give "
+                     f"{h:.5f}")
+
+
 def _bf16_round(o: np.ndarray) -> np.ndarray:
     u = np.ascontiguousarray(o, dtype=np.float32).view(np.uint32).astype(np.uint64)
     r = ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
@@ -429,6 +446,7 @@ def semantic_problems(pipeline: str, row: dict, o: np.ndarray, w: np.ndarray) ->
                      f"{'channel' if axis is not None else 'tensor'} (off by up to {off_grid:.3g} of a step)")
         if err_steps > 0.5 + 1e-4:
             p.append(f"{label}: quantization error up to {err_steps:.4f} steps (half a step allowed)")
+        _check_entropy(p, label, row, np.round(k).astype(np.int64).ravel(), "int8 codes")
     elif pipeline.startswith("linear(bits=4,granularity=block"):
         if axis is None:
             p.append(f"{label}: no block axis in the report")
@@ -451,6 +469,8 @@ def semantic_problems(pipeline: str, row: dict, o: np.ndarray, w: np.ndarray) ->
         d = _max_distinct(_groups(wf, per))
         if d > 16:
             p.append(f"{label}: {d} distinct values per {'channel' if per is not None else 'tensor'} (16 allowed)")
+        if per is None:
+            _check_entropy(p, label, row, wf.ravel(), "codebook values")
     elif pipeline == "fp16":
         want = o.astype(np.float16).astype(o.dtype)
         if np.all(np.isfinite(want)) and not np.array_equal(w, want):
@@ -530,6 +550,7 @@ def semantic_problems(pipeline: str, row: dict, o: np.ndarray, w: np.ndarray) ->
         d = _max_distinct(wf.reshape(1, -1))
         if d > 33:
             p.append(f"{label}: {d} distinct values (32 centroids + zero allowed)")
+        _check_entropy(p, label, row, wf.ravel(), "codebook values")
     return p
 
 
@@ -639,8 +660,11 @@ def test_compress_pipeline(model_id, path, pipeline, modelpress, workdir):
         report = json.load(f)
 
     problems: list[str] = []
-    if report.get("pipeline") is None or "schemaVersion" not in report:
-        problems.append(f"report lacks pipeline/schemaVersion: keys {sorted(report)}")
+    with open(REPORT_SCHEMA_PATH) as f:
+        schema = json.load(f)
+    for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(report), key=str)[:5]:
+        problems.append(f"report does not follow {os.path.basename(REPORT_SCHEMA_PATH)}: "
+                        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}")
     totals = report.get("totals", {})
 
     # onnx.checker

@@ -119,13 +119,15 @@ public enum Pruner {
         return results
     }
 
-    /// Han et al.'s rule: zeroes |w| < k·σ, where σ is the standard deviation of the tensor's nonzero weights.
+    /// Han et al.'s rule: zeroes |w| < k·σ, where σ is the standard deviation of the layer's weights.
     ///
-    /// σ is the population standard deviation (divided by the count, around the mean) of the nonzero elements,
-    /// accumulated in `Double`; the threshold applied is `Float(k·σ)`. With `iterate`, σ is recomputed over the
-    /// surviving weights and the rule applied again until a round prunes nothing, so a second call prunes nothing
-    /// more; `iterations` counts the rounds, the last (pruning nothing) included, and stops at
-    /// `maxSigmaIterations`. Fewer than two nonzero weights give σ = 0 and prune nothing.
+    /// σ is the population standard deviation (divided by the count, around the mean) of all elements, pruned
+    /// zeros included (they are still the layer's weights), accumulated in `Double`; the threshold applied is
+    /// `Float(k·σ)`. With `iterate`, σ is recomputed after each round and the rule applied again until a round
+    /// prunes nothing. Pruning shrinks σ, so the threshold falls and the rounds converge (recomputing σ over the
+    /// survivors alone would raise it every round and prune everything); a second call prunes nothing more.
+    /// `iterations` counts the rounds, the last (pruning nothing) included, and stops at `maxSigmaIterations`.
+    /// Fewer than two elements give σ = 0 and prune nothing.
     ///
     /// Complexity: O(n × iterations) time, three passes per round; O(1) extra memory.
     public static func sigma(_ values: inout [Float], k: Double, iterate: Bool) throws(CompressionError) -> PruneResult
@@ -137,8 +139,7 @@ public enum Pruner {
         try checkFinite(values)
         return values.withUnsafeMutableBufferPointer { buf in
             let initial = countAndSum(UnsafeBufferPointer(buf))
-            var deviation = nonzeroDeviation(
-                UnsafeBufferPointer(buf), count: buf.count - initial.zeros, sum: initial.sum)
+            var deviation = layerDeviation(UnsafeBufferPointer(buf), sum: initial.sum)
             var pruned = 0
             var zeros = 0
             var threshold: Float = 0
@@ -152,8 +153,7 @@ public enum Pruner {
                 if !iterate || round.pruned == 0 || rounds >= maxSigmaIterations { break }
                 // The same sums, in the same order, as a fresh call on the survivors: a second call prunes nothing.
                 let survivors = countAndSum(UnsafeBufferPointer(buf))
-                deviation = nonzeroDeviation(
-                    UnsafeBufferPointer(buf), count: buf.count - survivors.zeros, sum: survivors.sum)
+                deviation = layerDeviation(UnsafeBufferPointer(buf), sum: survivors.sum)
             }
             return PruneResult(threshold: threshold, prunedCount: pruned, zeroCount: zeros, iterations: rounds)
         }
@@ -438,17 +438,17 @@ func laneSum(_ n: Int, _ term: (Int) -> Double) -> Double {
     return (l0 + l1) + (l2 + l3)
 }
 
-/// The population standard deviation of the `count` nonzero elements whose sum is `sum`, in `Double`.
+/// The population standard deviation of every element (zeros included) whose sum is `sum`, in `Double`.
 ///
 /// The squared deviations from the mean are summed in `laneSum` order, so a fresh call on the same values gives
 /// the same bits. O(n).
-func nonzeroDeviation(_ buf: UnsafeBufferPointer<Float>, count: Int, sum: Double) -> Double {
+func layerDeviation(_ buf: UnsafeBufferPointer<Float>, sum: Double) -> Double {
+    let count = buf.count
     guard count > 1 else { return 0 }
     let mean = sum / Double(count)
     let squares = laneSum(buf.count) { i in
-        let x = buf[i]
-        let d = Double(x) - mean
-        return x != 0 ? d * d : 0
+        let d = Double(buf[i]) - mean
+        return d * d
     }
     return (squares / Double(count)).squareRoot()
 }

@@ -105,6 +105,10 @@ struct ChannelPrunePass: Pass {
             t.note("\(description): skipped, since \(t.site.axisReason)")
             return
         }
+        if t.site.consumers.contains(where: { $0.opType == "Gather" || $0.opType == "Embedding" }) {
+            t.note("\(description): skipped, since its rows are embedding entries, not filters")
+            return
+        }
         let out: (channels: [Int], result: PruneResult)
         do {
             out = try Pruner.channels(&t.values, dims: t.site.dims, axis: axis, sparsity: sparsity)
