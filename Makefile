@@ -48,7 +48,8 @@ keras-deps: apt-deps $(KERAS_VENV)/.installed
 build: apt-deps
 	swift build $(SWIFT_FLAGS)
 
-# The main job on a sample: inspect the model, then send it through the IR and back and compare.
+# The main job on the samples: inspect each model, send it through the IR and back (lossless), then
+# compress the ONNX one and report what each tensor cost.
 demo: deps
 	swift build -c release $(SWIFT_FLAGS)
 	@mkdir -p $(DEMO_OUT)
@@ -56,6 +57,12 @@ demo: deps
 	.build/release/modelpress convert samples/digits_mlp.onnx $(DEMO_OUT)/digits_mlp.onnx
 	@cmp samples/digits_mlp.onnx $(DEMO_OUT)/digits_mlp.onnx && \
 	  echo "demo: samples/digits_mlp.onnx -> IR -> $(DEMO_OUT)/digits_mlp.onnx is byte-identical"
+	.build/release/modelpress inspect samples/digits_cnn.h5
+	.build/release/modelpress convert samples/digits_cnn.h5 $(DEMO_OUT)/digits_cnn.h5
+	@h5diff -c samples/digits_cnn.h5 $(DEMO_OUT)/digits_cnn.h5 && \
+	  echo "demo: samples/digits_cnn.h5 -> IR -> $(DEMO_OUT)/digits_cnn.h5: h5diff finds no difference"
+	.build/release/modelpress compress samples/digits_mlp.onnx --passes 'prune(sparsity=0.5),kmeans(bits=4),huffman' \
+	  -o $(DEMO_OUT)/digits_mlp_k4.onnx --report $(DEMO_OUT)/digits_mlp_k4.json
 
 lint:
 	swift format lint --strict -r Sources Tests Package.swift

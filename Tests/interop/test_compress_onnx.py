@@ -447,6 +447,18 @@ def semantic_problems(pipeline: str, row: dict, o: np.ndarray, w: np.ndarray) ->
         if err_steps > 0.5 + 1e-4:
             p.append(f"{label}: quantization error up to {err_steps:.4f} steps (half a step allowed)")
         _check_entropy(p, label, row, np.round(k).astype(np.int64).ravel(), "int8 codes")
+    elif pipeline.startswith("linear(bits=4,granularity=block") and "per channel" in row.get("encoding", ""):
+        # The input axis was not longer than a block, so the pass fell back to one scale per channel.
+        if axis is None:
+            p.append(f"{label}: per channel without an axis in the report")
+        elif _max_distinct(_groups(wf, axis)) > 16:
+            p.append(f"{label}: a channel holds more than 16 distinct values at 4 bits")
+        if row.get("estimatedBytes", 0) > row.get("originalBytes", 0):
+            p.append(f"{label}: 'compressed' to {row.get('estimatedBytes')} B, more than the original")
+    elif pipeline.startswith("linear(bits=4,granularity=block") and "per tensor" in row.get("encoding", ""):
+        # No known input axis (its consumer is unknown): one scale for the tensor, said in the diagnostics.
+        if _max_distinct(_groups(wf, None)) > 16:
+            p.append(f"{label}: more than 16 distinct values at 4 bits per tensor")
     elif pipeline.startswith("linear(bits=4,granularity=block"):
         if axis is None:
             p.append(f"{label}: no block axis in the report")
@@ -494,11 +506,16 @@ def semantic_problems(pipeline: str, row: dict, o: np.ndarray, w: np.ndarray) ->
                 p.append(f"{label}: {zeros_w} zeros of {n}, want {want} (sparsity 0.5)")
             if pruned.any() and kept.any() and np.abs(of[pruned]).max() > np.abs(of[kept]).min():
                 p.append(f"{label}: pruned a value larger than one it kept")
-        if pipeline == "prune(sigma=1)" and n and zeros_w > 0.95 * n and zeros_o < 0.95 * n:
-            # Han et al.: prune |w| < sigma * std once (about 68% of a normal tensor at sigma=1). Re-applying
-            # the rule to the survivors (iterate=true, the default) raises the threshold every round.
-            p.append(f"{label}: prune(sigma=1) left {zeros_w / n:.2%} zeros "
-                     f"({row['steps'][0].get('detail') if row.get('steps') else 'no step'})")
+        if pipeline == "prune(sigma=1)" and n:
+            # Han et al.: prune |w| < sigma * std of the layer (zeros included, so iterating converges). On a
+            # heavy-tailed tensor the rule can prune most weights, but it must keep the ones above sigma * std
+            # of the result, and never empty a tensor that had weights above it.
+            std = float(np.std(wf.astype(np.float64)))
+            survivors = np.abs(wf[wf != 0])
+            if survivors.size and float(survivors.min()) < 0.999 * std:
+                p.append(f"{label}: prune(sigma=1) kept {float(survivors.min()):.4g} below sigma*std = {std:.4g}")
+            if zeros_w == n and zeros_o < n:
+                p.append(f"{label}: prune(sigma=1) zeroed the whole tensor")
     elif pipeline.startswith("prune_channels"):
         g_o, g_w = _groups(of, axis), _groups(wf, axis)
         if axis is None:
