@@ -50,7 +50,7 @@ free_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
 [ "$free_kb" -gt $((1024 * 1024)) ] || die "needs 1 GiB free disk in $BENCH_DIR (df -h $BENCH_DIR)"
 
 if [ -n "${MODELPRESS_BIN:-}" ]; then
-    LABEL=${MODELPRESS_LABEL:-"prebuilt $MODELPRESS_BIN"}
+    LABEL=${MODELPRESS_LABEL:-"prebuilt ${MODELPRESS_BIN#"$ROOT"/}"}
 else
     echo "bench-compress: swift build -c release --scratch-path $SCRATCH" >&2
     # Other people may be editing sources: a build can fail when a file changes under it; retry.

@@ -68,7 +68,7 @@ LABEL=""
 if [ "$NO_MODELPRESS" = 1 ]; then
     MODELPRESS_BIN=""
 elif [ -n "${MODELPRESS_BIN:-}" ]; then
-    LABEL=${MODELPRESS_LABEL:-"prebuilt $MODELPRESS_BIN"}
+    LABEL=${MODELPRESS_LABEL:-"prebuilt ${MODELPRESS_BIN#"$ROOT"/}"}
 else
     echo "bench-keras: swift build -c release --scratch-path .build-bench" >&2
     build "$ROOT" "$ROOT/.build-bench"
