@@ -6,11 +6,13 @@ public struct CompressionResult: Sendable {
     /// The model with every compressed tensor in its encoded storage (linear, palettized, reduced
     /// precision) or, for value-only passes (prune, clip), in dense storage of its own type.
     public var model: Model
-    /// The same model with every compressed tensor decoded back to dense values of its own type, for
-    /// writers that store plain weights (ONNX, Keras).
-    public var dequantizedModel: Model
     public var report: Report
     public var diagnostics: [Diagnostic]
+
+    /// The same model with every compressed tensor decoded back to dense values of its own type, for
+    /// writers that store plain weights (ONNX, Keras). Built on demand, so a run that only reports
+    /// never holds a second copy of the weights.
+    public func dequantizedModel() throws(CompressionError) -> Model { try Dequantizer.dense(model) }
 }
 
 /// Runs a recipe's passes over a model's tensors and accounts for what each cost.
@@ -184,7 +186,6 @@ public struct PassManager: Sendable {
         var byIndex: [Int: Int] = [:]
         for (k, w) in work.enumerated() { byIndex[w.site.index] = k }
         var encoded = model
-        var plain = model
         var idx = 0
         encoded.forEachTensor { _, t in
             defer { idx += 1 }
@@ -195,12 +196,6 @@ public struct PassManager: Sendable {
             } else if !w.steps.isEmpty {
                 t.storage = .dense(FloatIO.buffer(w.values, as: t.dtype))
             }
-        }
-        idx = 0
-        plain.forEachTensor { _, t in
-            defer { idx += 1 }
-            guard let k = byIndex[idx], !work[k].steps.isEmpty else { return }
-            t.storage = .dense(FloatIO.buffer(work[k].values, as: t.dtype))
         }
 
         var rows: [Report.TensorRow] = []
@@ -269,7 +264,7 @@ public struct PassManager: Sendable {
         let report = Report(
             schemaVersion: Report.schemaVersion, pipeline: recipe.passes.map(\.text), tensors: rows, totals: totals,
             diagnostics: diagnostics.map(\.description))
-        return CompressionResult(model: encoded, dequantizedModel: plain, report: report, diagnostics: diagnostics)
+        return CompressionResult(model: encoded, report: report, diagnostics: diagnostics)
     }
 
     // MARK: Parallel helpers

@@ -249,4 +249,13 @@ extension ModelPress {
                 error.code == .usage ? .usage : (error.code == .unsupported ? .unsupported : .input), error.description)
         }
     }
+
+    /// The compressed model with its weights decoded back to dense values, for ONNX and Keras writers.
+    public static func dequantized(_ result: CompressionResult) throws(ModelPressError) -> Model {
+        do {
+            return try result.dequantizedModel()
+        } catch {
+            throw ModelPressError(.unsupported, error.description)
+        }
+    }
 }

@@ -47,7 +47,7 @@ struct CompressCommand: ParsableCommand {
             var options = ModelPress.WriteOptions()
             options.protectedPaths = model == "-" ? [] : [model]
             if let output {
-                _ = try ModelPress.write(result.dequantizedModel, to: output, options: options)
+                _ = try ModelPress.write(try ModelPress.dequantized(result), to: output, options: options)
             }
             try compression.emit(result, tableTo: output == "-" ? 2 : 1, quiet: quiet)
         }

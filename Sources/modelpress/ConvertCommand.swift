@@ -55,7 +55,7 @@ struct ConvertCommand: ParsableCommand {
             var result: CompressionResult?
             if let recipe {
                 let r = try ModelPress.compress(loaded.model, recipe: recipe, parallel: !compression.singleThread)
-                loaded.model = r.dequantizedModel
+                loaded.model = try ModelPress.dequantized(r)
                 result = r
             }
             var options = ModelPress.WriteOptions()
