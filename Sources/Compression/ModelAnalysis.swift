@@ -59,11 +59,7 @@ enum ModelAnalysis {
                     nodeName: n.name, inputIndex: i)
                 if let a = n.attribute("transB") { c.transB = (a.int ?? 0) != 0 }
                 if let a = n.attribute("group"), let g = a.int { c.group = Int(g) }
-                if c.domain == "keras" {
-                    let weights = n.inputs.filter { uses[$0] != nil }
-                    c.inputIndex = weights.firstIndex(of: name) ?? i
-                    c.weightName = kerasWeightName(t)
-                }
+                if c.domain == "keras" { c.weightName = kerasWeightName(t) }
                 return c
             }
             let dims = t.dims.map { Int($0) }

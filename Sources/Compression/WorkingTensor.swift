@@ -23,7 +23,7 @@ public struct TensorConsumer: Hashable, Sendable {
     /// The operator, or for Keras the layer class.
     public var opType: String
     public var nodeName: String?
-    /// Which input of the node the tensor is (for Keras layers: which of the layer's weights).
+    /// Which input of the node the tensor is.
     public var inputIndex: Int
     /// Gemm's `transB`.
     public var transB: Bool

@@ -47,7 +47,7 @@ public enum KerasMetadata {
 public enum KerasReader {
     /// Reads the file at `path`.
     public static func read(path: String) throws(KerasError) -> KerasReadResult {
-        if try KerasZip.isZip(path: path) {
+        if KerasZip.isZip(path: path) {
             return try KerasZip.read(path: path)
         }
         let tree = try HDF5.readTree(path: path)

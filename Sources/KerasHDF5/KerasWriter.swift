@@ -98,11 +98,11 @@ public enum KerasWriter {
             guard let n = t.name else { continue }
             tensors[n] = t
         }
-        var used = Set<String>()
         var builder = TreeJoiner(tensors: tensors, path: path, stripOptimizer: options.stripOptimizer)
         let root = try builder.group(doc.tree.root, at: "/")
-        used = builder.used
-        if let extra = tensors.keys.sorted().first(where: { !used.contains($0) && !builder.stripped.contains($0) }) {
+        if let extra = tensors.keys.sorted().first(where: {
+            !builder.used.contains($0) && !builder.stripped.contains($0)
+        }) {
             throw KerasError(
                 .unsupported, path: path,
                 "tensor '\(extra)' has no place in the Keras file (it was not read from it); "

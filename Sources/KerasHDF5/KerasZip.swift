@@ -10,7 +10,7 @@ enum KerasZip {
     /// Deflate cannot expand more than about 1032x; anything claiming more is hostile.
     static let maxExpansion: UInt64 = 1100
 
-    static func isZip(path: String) throws(KerasError) -> Bool {
+    static func isZip(path: String) -> Bool {
         guard let h = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? h.close() }
         let head = ((try? h.read(upToCount: 4)) ?? nil) ?? Data()

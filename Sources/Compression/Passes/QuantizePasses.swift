@@ -16,10 +16,8 @@ enum EncodingBook {
         return h
     }
 
-    static func log2(_ x: Double) -> Double {
-        // ln via the exponent and a series-free identity would be overkill; Foundation-free log2:
-        x.log2Value
-    }
+    /// log2 through the kernels' Foundation-free log10. O(1).
+    static func log2(_ x: Double) -> Double { ErrorMetrics.log10(x) / 0.301_029_995_663_981_2 }
 
     static func granularityText(_ g: QuantizationGranularity) -> String {
         switch g {
@@ -108,27 +106,6 @@ enum EncodingBook {
         default:
             return .perTensor
         }
-    }
-}
-
-extension Double {
-    /// log2 without Foundation, to full Double precision. O(1).
-    var log2Value: Double {
-        guard self > 0 else { return -.infinity }
-        let e = Double(exponent)
-        let m = significand  // in [1, 2)
-        // log2(m) = ln(m)/ln(2), ln(m) by atanh series: ln(m) = 2 atanh((m-1)/(m+1)).
-        let z = (m - 1) / (m + 1)
-        let z2 = z * z
-        var term = z
-        var sum = 0.0
-        var k = 1.0
-        while k < 60 {
-            sum += term / k
-            term *= z2
-            k += 2
-        }
-        return e + 2 * sum / 0.693_147_180_559_945_3
     }
 }
 
