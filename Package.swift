@@ -41,10 +41,17 @@ let package = Package(
 
         // Compression passes, the pass manager and error metrics. Pure Swift over the IR. Optimized even
         // in debug builds: the kernels run over millions of weights in the tests.
-        .target(name: "Compression", dependencies: ["ModelIR"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "Compression", dependencies: ["ModelIR"], swiftSettings: [.unsafeFlags(["-O"])],
+            linkerSettings: [.linkedLibrary("m")]),
+
+        // The .mpz container (schemas/mpz.md): writer and memory-mapped reader. Pure Swift; its entropy coders
+        // are Compression's.
+        .target(name: "MPZFormat", dependencies: ["ModelIR", "Compression"], swiftSettings: [.unsafeFlags(["-O"])]),
 
         // Library facade used by the CLI.
-        .target(name: "ModelPress", dependencies: ["ModelIR", "ONNXFormat", "KerasHDF5", "Compression"]),
+        .target(
+            name: "ModelPress", dependencies: ["ModelIR", "ONNXFormat", "KerasHDF5", "Compression", "MPZFormat"]),
         .executableTarget(
             name: "modelpress",
             dependencies: [
@@ -53,6 +60,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // Micro-benchmarks of the kernels (Huffman and context coder throughput) for scripts/bench-*.
+        .executableTarget(
+            name: "mpbench", dependencies: ["Compression", "ModelIR"], path: "Benchmarks/mpbench",
+            swiftSettings: [.unsafeFlags(["-O"])]),
 
         // Fixtures and helpers shared by the test targets.
         .target(name: "TestSupport", dependencies: ["ModelIR"]),
@@ -63,6 +75,8 @@ let package = Package(
             name: "CompressionTests",
             dependencies: ["Compression", "ModelIR", "TestSupport", "ONNXFormat", "KerasHDF5"]
         ),
+        .testTarget(
+            name: "MPZFormatTests", dependencies: ["MPZFormat", "Compression", "ModelIR", "TestSupport", "ONNXFormat"]),
         .testTarget(name: "ModelPressCLITests", dependencies: ["TestSupport"]),
     ]
 )
