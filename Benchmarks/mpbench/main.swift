@@ -1,2 +1,10 @@
-// Micro-benchmarks of ModelPress kernels; see scripts/bench-mpz.sh.
-print("mpbench: no benchmarks yet")
+// Micro-benchmarks of ModelPress kernels, run by scripts/bench-mpz.sh.
+//
+//   mpbench huffman [...]   Huffman encode/decode throughput (HuffmanBench.swift)
+//   mpbench context [...]   context-coder throughput (ContextBench.swift)
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "huffman": huffmanBench(Array(arguments.dropFirst()))
+case "context": contextBench(Array(arguments.dropFirst()))
+default: print("usage: mpbench huffman|context [options]")
+}

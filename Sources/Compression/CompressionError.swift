@@ -9,6 +9,8 @@ public struct CompressionError: Error, Hashable, Sendable, CustomStringConvertib
         case invalidTensor
         /// The model or tensor uses something a pass cannot handle yet.
         case unsupported
+        /// Coded data (a Huffman block, a context-coded stream) is damaged or inconsistent.
+        case corrupt
     }
 
     public var code: Code

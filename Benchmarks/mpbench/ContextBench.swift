@@ -1,0 +1,1 @@
+func contextBench(_ arguments: [String]) { print("context: not yet") }
