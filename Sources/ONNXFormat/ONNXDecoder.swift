@@ -13,11 +13,15 @@ struct ONNXDecoder {
     var diagnostics = Diagnostics()
     /// Payloads `WireSkeleton` cut out of the input, indexed by the placeholder fields left behind.
     let payloads: [TensorBuffer]
+    /// Decoding an `ONNXSkeleton`: tensors marked detached get empty storage, and a model without an IR
+    /// version (a Keras model's graph) is accepted.
+    let skeleton: Bool
 
-    init(path: String, externalData: ExternalDataReader?, payloads: [TensorBuffer] = []) {
+    init(path: String, externalData: ExternalDataReader?, payloads: [TensorBuffer] = [], skeleton: Bool = false) {
         self.path = path
         self.externalData = externalData
         self.payloads = payloads
+        self.skeleton = skeleton
     }
 
     // MARK: Model
@@ -30,13 +34,13 @@ struct ONNXDecoder {
         var model = Model(format: .onnx, graph: try graph(g, path: "main"))
         // What every real model has: an IR version, and (since IR 3) at least one opset import. Their
         // absence means a truncated file or something that merely parses as protobuf.
-        guard p.has_ir_version != 0 else {
+        guard p.has_ir_version != 0 || skeleton else {
             throw ONNXError(
                 .notONNX, path: path,
                 "not a complete ONNX model: it declares no IR version (ModelProto field 1); the file is truncated or not ONNX"
             )
         }
-        model.irVersion = p.ir_version
+        model.irVersion = p.has_ir_version != 0 ? p.ir_version : nil
         model.opsetImports = list(p.n_opset_import, p.opset_import) { opset($0) }
         guard p.ir_version < 3 || !model.opsetImports.isEmpty else {
             throw ONNXError(
@@ -281,6 +285,17 @@ struct ONNXDecoder {
         }
 
         var unknownFields = unknown(p.base)
+        if skeleton,
+            let i = unknownFields.fields.firstIndex(where: { $0.number == ONNXSkeleton.detachedField }),
+            let field = ONNXSkeleton.DetachedField(unknownFields.fields[i].payload)
+        {
+            unknownFields.fields.remove(at: i)
+            layout.dataField = field
+            return Tensor(
+                name: name, dtype: dtype, dims: dims, storage: .dense(TensorBuffer(copying: [])),
+                docString: string(p.doc_string), metadata: entries(p.n_metadata_props, p.metadata_props),
+                layout: layout, unknownFields: unknownFields)
+        }
         var extracted: TensorBuffer?
         if !payloads.isEmpty,
             let i = unknownFields.fields.firstIndex(where: { UInt64($0.number) == WireSkeleton.placeholderField })
