@@ -23,8 +23,10 @@ public enum Dequantizer {
     static func values(of t: Tensor) throws(CompressionError) -> [Float]? {
         let dims = t.dims.map { Int($0) }
         let label = "tensor '\(t.name ?? "?")'"
+        var storage = t.storage
+        if case .entropyCoded(let e) = storage { storage = e.inner.value }
         do throws(CompressionError) {
-            switch t.storage {
+            switch storage {
             case .linearQuantized(let q): return try LinearQuantizer.dequantize(q, dims: dims)
             case .palettized(let p): return try KMeansQuantizer.dequantize(p, dims: dims)
             case .reducedPrecision(let r):

@@ -125,7 +125,8 @@ public struct PassManager: Sendable {
         }
         var work: [WorkingTensor] = []
         work.reserveCapacity(chosen.count)
-        for (s, _) in chosen {
+        var kept: [(TensorSite, [TensorOverride])] = []
+        for (s, os) in chosen {
             guard let t = tensorsByIndex[s.index] else { continue }
             let values: [Float]
             do {
@@ -133,8 +134,20 @@ public struct PassManager: Sendable {
             } catch {
                 throw error.located("tensor '\(s.name)'")
             }
+            if let limit = d.maxZeroFraction, !os.contains(where: \.include), !values.isEmpty {
+                let zeros = values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+                let fraction = Double(zeros) / Double(values.count)
+                if fraction > limit {
+                    skipReason[s.index] =
+                        "\(Report.percent(fraction)) of its elements are exactly zero: a constructed kernel "
+                        + "(e.g. a DSP filter bank) or an already pruned weight; kept exact"
+                    continue
+                }
+            }
             work.append(WorkingTensor(site: s, values: values))
+            kept.append((s, os))
         }
+        chosen = kept
         let overridesOf = chosen.map(\.1)
 
         // Run the passes.
@@ -201,7 +214,8 @@ public struct PassManager: Sendable {
         var rows: [Report.TensorRow] = []
         var totals = Report.Totals(
             tensors: sites.count, processed: work.count, elements: 0, processedElements: 0, originalBytes: 0,
-            estimatedBytes: 0, ratio: 1, entropyEstimatedBytes: 0, relativeL2: nil, minSQNRdB: nil)
+            estimatedBytes: 0, ratio: 1, entropyEstimatedBytes: 0, codedBytes: 0, fileBytes: nil, relativeL2: nil,
+            minSQNRdB: nil)
         var errNum = 0.0
         var errDen = 0.0
         var minSQNR = Double.infinity
@@ -214,7 +228,8 @@ public struct PassManager: Sendable {
                 name: s.name, location: s.location.description, dtype: s.dtype.name, shape: s.dims, elements: s.count,
                 consumers: s.consumers.map(\.qualifiedOpType), skipped: nil, sparsity: 0,
                 bits: Double(s.dtype.bitWidth ?? 0), encoding: s.dtype.name, originalBytes: original,
-                estimatedBytes: original, entropyBits: nil, sqnrDB: nil, relativeL2: nil, cosine: nil, maxAbsError: nil,
+                estimatedBytes: original, entropyBits: nil, codedBytes: nil, fileBytes: nil, sqnrDB: nil,
+                relativeL2: nil, cosine: nil, maxAbsError: nil,
                 steps: [])
             if let k = byIndex[s.index], work[k].steps.isEmpty {
                 // Chosen, but every pass left it alone (no channel axis, over an fp16 range, ...).
@@ -232,6 +247,7 @@ public struct PassManager: Sendable {
                 row.encoding = w.encoding
                 row.estimatedBytes = w.encodedBytes
                 row.entropyBits = w.entropyBitsPerElement
+                row.codedBytes = w.codedBytes
                 row.sqnrDB = st.flatMap { $0.sqnrDB.isFinite ? $0.sqnrDB : nil }
                 row.relativeL2 = st?.relativeL2
                 row.cosine = st?.cosine
@@ -256,6 +272,7 @@ public struct PassManager: Sendable {
                 totals.entropyEstimatedBytes += original
             }
             totals.estimatedBytes += row.estimatedBytes
+            totals.codedBytes += row.codedBytes ?? row.estimatedBytes
             rows.append(row)
         }
         totals.ratio = totals.estimatedBytes > 0 ? Double(totals.originalBytes) / Double(totals.estimatedBytes) : 1

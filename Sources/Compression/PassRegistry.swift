@@ -11,7 +11,7 @@ public enum PassRegistry {
         SignPass.definition(ternary: false),
         SignPass.definition(ternary: true),
         AutoPass.definition,
-        HuffmanEstimatePass.definition,
+        HuffmanPass.definition,
     ]
 
     /// The definition named `name`, or a usage error listing the valid ones.

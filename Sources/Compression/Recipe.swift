@@ -24,6 +24,10 @@ public struct SelectionDefaults: Hashable, Sendable {
     public var skipNormalization = true
     /// Process tensors that are already quantized (int8/uint8 weights of quantized models).
     public var requantize = false
+    /// Leave alone float weights with more than this fraction of exact zeros: trained weights have
+    /// almost none, so these are constructed kernels (filter banks, masks) or weights already pruned,
+    /// which quantization would damage for little gain. nil: no limit.
+    public var maxZeroFraction: Double? = nil
     public init() {}
 }
 

@@ -27,6 +27,10 @@ public struct Report: Codable, Sendable {
         public var estimatedBytes: Int
         /// Order-0 entropy of the encoded symbols, bits per element, when there are symbols.
         public var entropyBits: Double?
+        /// Bytes after Huffman coding (coded symbols plus parameters), when `huffman` ran on the tensor.
+        public var codedBytes: Int?
+        /// Bytes the tensor takes in the written `.mpz` file (chunk header included), once written.
+        public var fileBytes: Int?
         /// Error against the original values (absent for skipped tensors).
         public var sqnrDB: Double?
         public var relativeL2: Double?
@@ -47,6 +51,10 @@ public struct Report: Codable, Sendable {
         public var ratio: Double
         /// With the entropy estimate for tensors that have symbols (what Huffman coding approaches).
         public var entropyEstimatedBytes: Int
+        /// With the Huffman-coded size for tensors that were coded.
+        public var codedBytes: Int
+        /// The written `.mpz` file, once written (graph and every chunk).
+        public var fileBytes: Int?
         /// Weighted by elements over processed tensors.
         public var relativeL2: Double?
         public var minSQNRdB: Double?
@@ -116,7 +124,7 @@ public struct Report: Codable, Sendable {
             }
             rows.append([
                 t.name, String(t.elements), Report.percent(t.sparsity), Report.number(t.bits), t.encoding,
-                Report.bytes(t.estimatedBytes), t.sqnrDB.map(Report.number) ?? "",
+                Report.bytes(t.fileBytes ?? t.codedBytes ?? t.estimatedBytes), t.sqnrDB.map(Report.number) ?? "",
                 t.relativeL2.map(Report.number) ?? "",
                 t.cosine.map(Report.number) ?? "", t.maxAbsError.map(Report.number) ?? "",
             ])
@@ -142,12 +150,54 @@ public struct Report: Codable, Sendable {
         out.append(
             "size: \(Report.bytes(totals.originalBytes)) -> \(Report.bytes(totals.estimatedBytes)) "
                 + "(\(Report.number(totals.ratio))x) before entropy coding; \(Report.bytes(totals.entropyEstimatedBytes)) "
-                + "at the order-0 entropy")
+                + "at the order-0 entropy"
+                + (totals.codedBytes != totals.estimatedBytes
+                    ? "; \(Report.bytes(totals.codedBytes)) Huffman-coded" : ""))
         if let e = totals.relativeL2, let s = totals.minSQNRdB {
             out.append(
                 "error: relative L2 per tensor \(Report.number(e)) (RMS weighted by elements), worst tensor SQNR \(Report.number(s)) dB"
             )
         }
         return out.joined(separator: "\n")
+    }
+}
+
+extension Report {
+    /// The report of a model written without passes (the lossless preset): every tensor as it is.
+    /// Rows are in tensor-ordinal order, like the pass manager's.
+    public static func unchanged(_ model: Model) -> Report {
+        var tensors: [Tensor] = []
+        model.visitTensors { _, t in tensors.append(t) }
+        var totals = Totals(
+            tensors: tensors.count, processed: 0, elements: 0, processedElements: 0, originalBytes: 0,
+            estimatedBytes: 0, ratio: 1, entropyEstimatedBytes: 0, codedBytes: 0, fileBytes: nil, relativeL2: nil,
+            minSQNRdB: nil)
+        var rows: [TensorRow] = []
+        for (s, t) in zip(ModelAnalysis.sites(of: model), tensors) {
+            let bytes = t.denseByteCount ?? 0
+            totals.elements += s.count
+            totals.originalBytes += bytes
+            rows.append(
+                TensorRow(
+                    name: s.name, location: s.location.description, dtype: s.dtype.name, shape: s.dims,
+                    elements: s.count, consumers: s.consumers.map(\.qualifiedOpType), skipped: "stored exactly",
+                    sparsity: 0, bits: Double(s.dtype.bitWidth ?? 0), encoding: s.dtype.name, originalBytes: bytes,
+                    estimatedBytes: bytes, entropyBits: nil, codedBytes: nil, fileBytes: nil, sqnrDB: nil,
+                    relativeL2: nil, cosine: nil, maxAbsError: nil, steps: []))
+        }
+        totals.estimatedBytes = totals.originalBytes
+        totals.entropyEstimatedBytes = totals.originalBytes
+        totals.codedBytes = totals.originalBytes
+        return Report(schemaVersion: schemaVersion, pipeline: [], tensors: rows, totals: totals, diagnostics: [])
+    }
+
+    /// Records what the written file takes: `chunks` maps tensor ordinals (row indices) to the bytes of
+    /// their chunks; `encodings` to the chunk's encoding for tensors the passes left alone.
+    public mutating func recordFile(bytes: Int, chunks: [Int: Int], encodings: [Int: String]) {
+        totals.fileBytes = bytes
+        for (ordinal, n) in chunks where ordinal < tensors.count {
+            tensors[ordinal].fileBytes = n
+            if tensors[ordinal].skipped != nil, let e = encodings[ordinal] { tensors[ordinal].encoding = e }
+        }
     }
 }

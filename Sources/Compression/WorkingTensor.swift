@@ -100,6 +100,8 @@ public struct WorkingTensor: Sendable {
     public var encoding: String
     /// Order-0 entropy of the encoding's symbols in bits per element, when it has symbols.
     public var entropyBitsPerElement: Double?
+    /// Bytes after entropy coding (the coded symbols plus the parameters), once `huffman` ran.
+    public var codedBytes: Int?
     public var steps: [PassStep]
     public var diagnostics: [Diagnostic]
 
@@ -113,6 +115,7 @@ public struct WorkingTensor: Sendable {
         self.encodedBytes = site.dtype.byteCount(elements: values.count) ?? values.count * 4
         self.encoding = site.dtype.name
         self.entropyBitsPerElement = nil
+        self.codedBytes = nil
         self.steps = []
         self.diagnostics = []
     }

@@ -120,28 +120,30 @@ public struct SparseStorage: Hashable, Sendable {
     }
 }
 
-/// An entropy-coded stream of symbols that decode to `inner`'s codes or indices.
+/// Entropy-coded symbols of a quantized storage (`inner`: linear or palettized).
+///
+/// `inner` keeps its packed codes too, so the tensor can be used without decoding; `block` is what a
+/// `.mpz` file stores, and decodes to exactly `inner`'s codes or indices.
 public struct EntropyCoded: Hashable, Sendable {
     public enum Coder: String, Hashable, Sendable {
         case huffman
     }
     public var coder: Coder
-    /// Canonical code lengths per symbol (the whole code table).
-    public var codeLengths: [UInt8]
-    /// Independently decodable streams, in order, and the symbol count of each.
-    public var streams: [TensorBuffer]
-    public var symbolsPerStream: [Int]
-    /// The storage the decoded symbols fill (its code/index buffer is what the streams encode).
+    /// The coded symbols, in the coder's self-describing block format (schemas/mpz-huffman.md).
+    public var block: TensorBuffer
+    /// The storage whose codes or indices the block holds.
     public var inner: Box<TensorStorage>
+    /// Order-0 entropy of the symbol sequence, in bits: what an ideal order-0 coder would need.
+    public var entropyBits: Double
+    /// How the coder arranged the symbols (`plain`, `pairs`, `runs`, ...), for reports.
+    public var mode: String
 
-    public init(
-        coder: Coder, codeLengths: [UInt8], streams: [TensorBuffer], symbolsPerStream: [Int], inner: TensorStorage
-    ) {
+    public init(coder: Coder, block: TensorBuffer, inner: TensorStorage, entropyBits: Double, mode: String) {
         self.coder = coder
-        self.codeLengths = codeLengths
-        self.streams = streams
-        self.symbolsPerStream = symbolsPerStream
+        self.block = block
         self.inner = Box(inner)
+        self.entropyBits = entropyBits
+        self.mode = mode
     }
 }
 

@@ -4,7 +4,9 @@ extension InspectReport {
     /// The report as aligned text for a terminal.
     public func renderText() -> String {
         var out: [String] = []
-        out.append("\(file): \(format.uppercased()) model, \(Format.bytes(fileBytes))")
+        out.append(
+            "\(file): \(format.uppercased()) model, \(Format.bytes(fileBytes))"
+                + (mpz.map { " as .mpz \($0.formatVersion)" } ?? ""))
         var header: [(String, String)] = []
         let prod = [producer.name, producer.version].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         header.append(("producer", prod.isEmpty ? "(none)" : prod))
@@ -110,6 +112,34 @@ extension InspectReport {
             }
             out += Format.table(rows, rightAligned: [3, 4, 5, 6, 7, 8])
         }
+        if let z = mpz {
+            out.append("")
+            var what = ["source \(z.sourceFormat)"]
+            if let p = z.info["preset"] { what.append("preset \(p)") }
+            if let p = z.info["passes"], !p.isEmpty { what.append("passes \(p)") }
+            if let p = z.info["producer"] { what.append("by \(p)") }
+            out.append("Stored as .mpz \(z.formatVersion) (" + what.joined(separator: ", ") + ")")
+            var rows = [
+                [
+                    "  graph and small tensors", "context-coded", Format.bytes(z.graphBytes),
+                    Format.bytes(z.graphStoredBytes),
+                    Format.ratio(z.graphBytes, z.graphStoredBytes),
+                ]
+            ]
+            if let c = z.containerBytes, let st = z.containerStoredBytes {
+                rows.append([
+                    "  Keras file structure", "context-coded", Format.bytes(c), Format.bytes(st), Format.ratio(c, st),
+                ])
+            }
+            rows.insert(["  tensor", "encoding", "bytes", "stored", "ratio"], at: 0)
+            for t in z.tensors {
+                rows.append([
+                    "  " + t.name, t.encoding, Format.bytes(t.denseBytes), Format.bytes(t.fileBytes),
+                    Format.ratio(t.denseBytes, t.fileBytes),
+                ])
+            }
+            out += Format.table(rows, rightAligned: [2, 3, 4])
+        }
         if !warnings.isEmpty {
             out.append("")
             out.append("Warnings")
@@ -189,6 +219,9 @@ enum Format {
         return (x < 0 ? "-" : "") + fixed(m, digits: 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "")
             + String(abs(e))
     }
+
+    /// `3.85x`.
+    static func ratio(_ a: Int, _ b: Int) -> String { b > 0 ? fixed(Double(a) / Double(b), digits: 2) + "x" : "-" }
 
     static func oneLine(_ s: String, limit: Int) -> String {
         let flat = s.split(whereSeparator: \.isNewline).joined(separator: " ")

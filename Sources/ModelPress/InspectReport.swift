@@ -153,6 +153,8 @@ public struct InspectReport: Codable, Sendable {
     public var warnings: [String]
     /// Present for Keras files.
     public var keras: KerasSummary?
+    /// Present for `.mpz` files: the sections and how each tensor is stored.
+    public var mpz: MPZSummary?
     /// Every tensor, with statistics; only with `--tensors`.
     public var tensors: [TensorInfo]?
 }
@@ -241,6 +243,7 @@ extension InspectReport {
         }
         warnings = loaded.diagnostics.map(\.description)
         tensors = includeTensors ? infos : nil
+        mpz = loaded.mpz
         keras = loaded.keras.map {
             KerasSummary(
                 layout: $0.layout.rawValue, version: $0.kerasVersion, backend: $0.backend, modelClass: $0.modelClass,

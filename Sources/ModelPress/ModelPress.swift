@@ -1,5 +1,6 @@
 import Compression
 import KerasHDF5
+import MPZFormat
 import ModelIR
 import ONNXFormat
 
@@ -40,10 +41,12 @@ public struct LoadedModel: Sendable {
     public var externalFiles: [ExternalFileUse]
     /// For Keras files: which layout, the Keras version and backend, optimizer state.
     public var keras: KerasFileInfo?
+    /// For `.mpz` files: what each section and tensor chunk holds.
+    public var mpz: MPZSummary?
 
     public init(
         path: String, model: Model, diagnostics: [Diagnostic], fileBytes: Int, externalFiles: [ExternalFileUse] = [],
-        keras: KerasFileInfo? = nil
+        keras: KerasFileInfo? = nil, mpz: MPZSummary? = nil
     ) {
         self.path = path
         self.model = model
@@ -51,6 +54,7 @@ public struct LoadedModel: Sendable {
         self.fileBytes = fileBytes
         self.externalFiles = externalFiles
         self.keras = keras
+        self.mpz = mpz
     }
 }
 
@@ -60,6 +64,13 @@ public struct WrittenModel: Sendable {
     public var bytes: Int
     public var externalDataPath: String?
     public var externalDataBytes: Int
+
+    public init(path: String, bytes: Int, externalDataPath: String? = nil, externalDataBytes: Int = 0) {
+        self.path = path
+        self.bytes = bytes
+        self.externalDataPath = externalDataPath
+        self.externalDataBytes = externalDataBytes
+    }
 }
 
 /// The library facade: load a model file into the IR, write the IR to a file.
@@ -74,11 +85,34 @@ public enum ModelPress {
         return nil
     }
 
-    /// Reads the model at `path` (`-` for standard input).
-    public static func load(_ path: String) throws(ModelPressError) -> LoadedModel {
+    /// The ModelPress version, as `--version` and `.mpz` info sections give it.
+    public static let version = "0.2.0"
+
+    /// True when `path` names a `.mpz` file by its extension or its first bytes.
+    public static func isMPZ(path: String, firstBytes: [UInt8]) -> Bool {
+        path.lowercased().hasSuffix(".mpz") || MPZ.hasMagic(firstBytes)
+    }
+
+    /// Reads the model at `path` (`-` for standard input): ONNX, Keras, or `.mpz` (whose tensors come
+    /// back in the encodings the passes chose; `dequantized` or `ONNXWeightExport` turn them into weights).
+    public static func load(_ path: String, threads: Int = 1) throws(ModelPressError) -> LoadedModel {
         let stdin = path == "-"
         let bytes = stdin ? try readStandardInput() : []
         let (header, size) = stdin ? (Array(bytes.prefix(8)), bytes.count) : try readHeader(path)
+        if MPZ.hasMagic(header) || (!stdin && path.lowercased().hasSuffix(".mpz")) {
+            do {
+                let archive =
+                    stdin
+                    ? try MPZArchive(bytes: TensorBuffer(copying: bytes), name: path) : try MPZArchive(path: path)
+                return try loadMPZ(archive, path: path, threads: threads)
+            } catch let e as MPZError {
+                throw ModelPressError(e.code == .unsupported ? .unsupported : .input, e.description)
+            } catch let e as ModelPressError {
+                throw e
+            } catch {
+                throw ModelPressError(.input, "\(path): \(error)")
+            }
+        }
         switch format(ofPath: path, firstBytes: header) ?? .onnx {
         case .keras:
             do {

@@ -64,12 +64,14 @@ public enum RecipeFile {
                 throw ModelPressError(.usage, "\(path): \"defaults\" must be an object")
             }
             try checkKeys(
-                o, ["min_elements", "skip_biases", "skip_normalization", "requantize"], what: "\"defaults\"", path: path
+                o, ["min_elements", "skip_biases", "skip_normalization", "requantize", "max_zero_fraction"],
+                what: "\"defaults\"", path: path
             )
             if let n = o["min_elements"] as? NSNumber { recipe.defaults.minElements = n.intValue }
             if let b = o["skip_biases"] as? Bool { recipe.defaults.skipBiases = b }
             if let b = o["skip_normalization"] as? Bool { recipe.defaults.skipNormalization = b }
             if let b = o["requantize"] as? Bool { recipe.defaults.requantize = b }
+            if let f = o["max_zero_fraction"] as? NSNumber { recipe.defaults.maxZeroFraction = f.doubleValue }
         }
         if let list = root["overrides"] {
             guard let items = list as? [Any] else {

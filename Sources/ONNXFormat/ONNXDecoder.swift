@@ -289,7 +289,7 @@ struct ONNXDecoder {
             let i = unknownFields.fields.firstIndex(where: { $0.number == ONNXSkeleton.detachedField }),
             let field = ONNXSkeleton.DetachedField(unknownFields.fields[i].payload)
         {
-            unknownFields.fields.remove(at: i)
+            // The marker stays: the caller matches it to a chunk (`ONNXSkeleton.takeMarker`).
             layout.dataField = field
             return Tensor(
                 name: name, dtype: dtype, dims: dims, storage: .dense(TensorBuffer(copying: [])),

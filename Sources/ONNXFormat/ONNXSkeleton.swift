@@ -53,9 +53,9 @@ public enum ONNXSkeleton {
         return try ONNXWriter.serialize(m)
     }
 
-    /// Decodes a skeleton made by `serialize`. Detached tensors come back with empty dense storage and
-    /// their original `layout.dataField`; the caller attaches their elements by ordinal. `name` labels
-    /// errors (e.g. `x.mpz: graph section`).
+    /// Decodes a skeleton made by `serialize`. Detached tensors come back with empty dense storage, their
+    /// original `layout.dataField`, and the marker still in their unknown fields: the caller removes it
+    /// with `takeMarker` and attaches their elements by ordinal. `name` labels errors.
     public static func decode(_ bytes: [UInt8], name: String) throws(ONNXError) -> Model {
         guard !bytes.isEmpty else {
             throw ONNXError(.notONNX, path: name, "the graph is empty; the file is damaged")
@@ -67,6 +67,15 @@ public enum ONNXSkeleton {
         let unpacked = UnpackedModel(owning: parsed)
         var decoder = ONNXDecoder(path: name, externalData: nil, skeleton: true)
         return try unpacked.withMessage { (m) throws(ONNXError) in try decoder.model(m) }
+    }
+}
+
+extension ONNXSkeleton {
+    /// Removes the detached marker from `t`; true when it had one (its elements are in a chunk).
+    public static func takeMarker(_ t: inout Tensor) -> Bool {
+        guard let i = t.unknownFields.fields.firstIndex(where: { $0.number == detachedField }) else { return false }
+        t.unknownFields.fields.remove(at: i)
+        return true
     }
 }
 

@@ -41,23 +41,27 @@ struct CompressionOptions: ParsableArguments {
             if stream == 2 { writeStandardError(text) } else { print(text, terminator: "") }
             for d in result.diagnostics where d.severity == .warning { writeStandardError("modelpress: \(d)\n") }
         }
-        if let path = report {
-            let e = JSONEncoder()
-            e.outputFormatting = [.sortedKeys, .prettyPrinted]
-            let data: Data
+        try writeReport(result.report)
+    }
+
+    /// Writes `report` as JSON to the --report file, when one was given.
+    func writeReport(_ report: Report) throws(ModelPressError) {
+        guard let path = self.report else { return }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data: Data
+        do {
+            data = try e.encode(report)
+        } catch {
+            throw ModelPressError(.output, "\(path): cannot encode the report: \(error)")
+        }
+        if path == "-" {
+            print(String(decoding: data, as: UTF8.self))
+        } else {
             do {
-                data = try e.encode(result.report)
+                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
             } catch {
-                throw ModelPressError(.output, "\(path): cannot encode the report: \(error)")
-            }
-            if path == "-" {
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                do {
-                    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-                } catch {
-                    throw ModelPressError(.output, "\(path): cannot write the report: \(error.localizedDescription)")
-                }
+                throw ModelPressError(.output, "\(path): cannot write the report: \(error.localizedDescription)")
             }
         }
     }

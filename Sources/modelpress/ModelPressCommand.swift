@@ -12,11 +12,12 @@ struct ModelPressCommand: ParsableCommand {
         abstract: "Inspect, convert and compress Keras HDF5 and ONNX model files.",
         discussion: """
             Exit status: 0 success; 64 usage error (bad arguments or options); 1 failure (the input \
-            cannot be read or is not a valid model, or the output cannot be written); 2 verification \
-            found the model out of tolerance. Errors are one line on standard error naming the file.
+            cannot be read or is not a valid model, or the output cannot be written; nothing is written \
+            then). Errors are one line on standard error naming the file. `-` reads standard input or \
+            writes standard output, so every command works in a pipeline.
             """,
-        version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self, CompressCommand.self]
+        version: ModelPress.version,
+        subcommands: [InspectCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self]
     )
 }
 

@@ -1,6 +1,173 @@
+import Compression
 import MPZFormat
+import ModelIR
+import TestSupport
 import Testing
 
 @Suite struct MPZTests {
-    @Test func version() { #expect(MPZ.majorVersion == 1) }
+    @Test func crc32cKnownValues() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8]()) == 0)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        // The sliced path and the bytewise tail agree at every length.
+        var rng = SeededGenerator(seed: 7)
+        let bytes = (0..<100).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        for n in 0...bytes.count {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for b in bytes.prefix(n) {
+                crc ^= UInt32(b)
+                for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+            }
+            #expect(CRC32C.checksum(Array(bytes.prefix(n))) == crc ^ 0xFFFF_FFFF)
+        }
+    }
+
+    /// Gaussian-ish floats.
+    static func values(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<n).map { _ in
+            (Float.random(in: -1...1, using: &rng) + Float.random(in: -1...1, using: &rng)
+                + Float.random(in: -1...1, using: &rng)) * 0.05
+        }
+    }
+
+    static func floatBuffer(_ v: [Float]) -> TensorBuffer {
+        TensorBuffer(copying: v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+    }
+
+    /// One tensor of every storage a chunk can hold.
+    static func sampleTensors() throws -> [(ordinal: Int, name: String, tensor: Tensor)] {
+        let w = values(64 * 48, seed: 1)
+        let dims: [Int64] = [64, 48]
+        var out: [(Int, String, Tensor)] = []
+        out.append((0, "dense", Tensor(name: "dense", dtype: .float32, dims: dims, storage: .dense(floatBuffer(w)))))
+        let ints = (0..<3000).flatMap { withUnsafeBytes(of: Int64($0 % 7).littleEndian, Array.init) }
+        out.append(
+            (
+                2, "int64",
+                Tensor(name: "int64", dtype: .int64, dims: [3000], storage: .dense(TensorBuffer(copying: ints)))
+            ))
+        let q8 = try LinearQuantizer.quantize(
+            w, dims: [64, 48], options: .init(bits: 8, symmetric: true, granularity: .perAxis(axis: 0)))
+        out.append((3, "linear8", Tensor(name: "linear8", dtype: .float32, dims: dims, storage: .linearQuantized(q8))))
+        let q4 = try LinearQuantizer.quantize(
+            w, dims: [64, 48], options: .init(bits: 4, symmetric: false, granularity: .perBlock(axis: 1, blockSize: 16))
+        )
+        out.append((4, "linear4", Tensor(name: "linear4", dtype: .float32, dims: dims, storage: .linearQuantized(q4))))
+        let p4 = try KMeansQuantizer.quantize(w, dims: [64, 48], options: .init(bits: 4))
+        let (block, stats) = try SymbolCoder.encode(packed: p4.indices, bits: 4, count: w.count)
+        let coded = EntropyCoded(
+            coder: .huffman, block: block, inner: .palettized(p4), entropyBits: stats.entropyBits, mode: stats.mode)
+        out.append((7, "kmeans4", Tensor(name: "kmeans4", dtype: .float32, dims: dims, storage: .entropyCoded(coded))))
+        let halfBits = FloatCast.convert(w, to: .float16, clamp: false).bits
+        let half = TensorBuffer(copying: halfBits.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) })
+        out.append(
+            (
+                9, "fp16",
+                Tensor(
+                    name: "fp16", dtype: .float32, dims: dims,
+                    storage: .reducedPrecision(ReducedPrecision(storedType: .float16, data: half)))
+            ))
+        return out
+    }
+
+    static func contents(_ tensors: [(ordinal: Int, name: String, tensor: Tensor)]) -> MPZContents {
+        MPZContents(
+            sourceFormat: .onnx, graph: Array("a graph of some kind ".utf8) + [UInt8](repeating: 7, count: 300),
+            container: nil, info: Array(#"{"preset":"test"}"#.utf8), tensors: tensors)
+    }
+
+    /// The storage a reader gives back for what the writer was given.
+    static func expected(_ s: TensorStorage) -> TensorStorage {
+        if case .entropyCoded(let e) = s { return e.inner.value }
+        return s
+    }
+
+    @Test func everyEncodingDecodesToWhatWasWritten() throws {
+        let tensors = try Self.sampleTensors()
+        let image = try MPZWriter.image(Self.contents(tensors), file: "t.mpz", threads: 2)
+        let archive = try MPZArchive(bytes: TensorBuffer(copying: image.bytes), name: "t.mpz")
+        #expect(archive.sourceFormat == .onnx)
+        #expect(try archive.graph() == Self.contents(tensors).graph)
+        #expect(try archive.info() == Array(#"{"preset":"test"}"#.utf8))
+        #expect(try archive.container() == nil)
+        #expect(archive.chunks.map(\.ordinal) == tensors.map(\.ordinal))
+        for (chunk, t) in zip(archive.chunks, tensors) {
+            let (info, storage) = try archive.tensor(chunk, threads: 2)
+            #expect(info.dtype == t.tensor.dtype)
+            #expect(info.dims == t.tensor.dims)
+            #expect(storage == Self.expected(t.tensor.storage), "\(t.name)")
+            #expect(chunk.rawSize == t.tensor.denseByteCount)
+        }
+        // The dense float tensor is plane-coded and smaller than raw; the Huffman chunk is smaller than packed.
+        let infos = try archive.chunks.map { try archive.chunkInfo($0) }
+        #expect(infos[0].encoding == .planes)
+        #expect(infos[4].encoding == .palette && infos[4].entropy == 1)
+        #expect(archive.chunks[4].storedSize < 64 * 48 / 2 + 200)
+    }
+
+    @Test func sameInputSameBytes() throws {
+        let tensors = try Self.sampleTensors()
+        let a = try MPZWriter.image(Self.contents(tensors), file: "t.mpz", threads: 1).bytes
+        let b = try MPZWriter.image(Self.contents(tensors), file: "t.mpz", threads: 4).bytes
+        #expect(a == b)
+        #expect(a.count % 1 == 0 && Array(a.prefix(8)) == MPZ.magic)
+    }
+
+    /// Opens `bytes` and decodes every section; returns the error, if any.
+    static func readAll(_ bytes: [UInt8]) -> MPZError? {
+        do throws(MPZError) {
+            let a = try MPZArchive(bytes: TensorBuffer(copying: bytes), name: "x.mpz")
+            _ = try a.graph()
+            _ = try a.info()
+            _ = try a.container()
+            for c in a.chunks { _ = try a.tensor(c) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func everyTruncationIsRejected() throws {
+        let bytes = try MPZWriter.image(Self.contents(try Self.sampleTensors()), file: "t.mpz").bytes
+        for n in 0..<bytes.count {
+            let e = Self.readAll(Array(bytes.prefix(n)))
+            #expect(e != nil, "prefix \(n) accepted")
+            if let e, n >= 64 { #expect(e.description.contains("truncated"), "\(e)") }
+        }
+    }
+
+    @Test func everyByteFlipIsRejectedNamingTheSection() throws {
+        let bytes = try MPZWriter.image(Self.contents(try Self.sampleTensors()), file: "t.mpz").bytes
+        var rng = SeededGenerator(seed: 99)
+        var sections: Set<String> = []
+        for i in 0..<bytes.count {
+            var b = bytes
+            b[i] ^= UInt8.random(in: 1...255, using: &rng)
+            let e = Self.readAll(b)
+            #expect(e != nil, "flip at \(i) accepted")
+            if let s = e?.section { sections.insert(s.split(separator: " ").first.map(String.init) ?? s) }
+        }
+        #expect(sections.isSuperset(of: ["header", "index", "graph", "info", "chunk"]))
+    }
+
+    @Test func notMPZAndNewerVersions() throws {
+        #expect(
+            Self.readAll(Array("hello world, this is not a model file at all........................".utf8))?.code
+                == .notMPZ)
+        var bytes = try MPZWriter.image(Self.contents([]), file: "t.mpz").bytes
+        bytes[8] = 2  // major version 2, header CRC fixed up
+        let crc = CRC32C.checksum(Array(bytes[0..<60]))
+        withUnsafeBytes(of: crc.littleEndian) { for k in 0..<4 { bytes[60 + k] = $0[k] } }
+        let e = Self.readAll(bytes)
+        #expect(e?.code == .unsupported)
+        #expect(e?.description.contains("upgrade") == true)
+    }
+
+    @Test func refusesWhatItCannotHold() throws {
+        let t = Tensor(name: "s", dtype: .string, dims: [1], storage: .strings([[1]]))
+        #expect(throws: MPZError.self) { try MPZWriter.image(Self.contents([(0, "s", t)]), file: "t.mpz") }
+        let keras = MPZContents(sourceFormat: .keras, graph: [1], container: nil, info: nil, tensors: [])
+        #expect(throws: MPZError.self) { try MPZWriter.image(keras, file: "t.mpz") }
+    }
 }

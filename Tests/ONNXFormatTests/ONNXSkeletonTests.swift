@@ -22,6 +22,7 @@ import Testing
         back.format = model.format
         ordinal = 0
         back.forEachTensor { _, t in
+            #expect(ONNXSkeleton.takeMarker(&t) == (storages[ordinal] != nil))
             if let s = storages[ordinal] {
                 #expect(t.storage == .dense(TensorBuffer(copying: [])))
                 t.storage = s
