@@ -88,7 +88,7 @@ private func fmt(_ x: Double, _ digits: Int = 3) -> String {
     return "\(r)"
 }
 
-private func benchSymbols(_ name: String, count: Int, runs: Int) throws(CompressionError) {
+private func benchSymbols(_ name: String, count: Int, runs: Int) throws {
     let (packed, bits) = try makeCase(name, count: count)
     let clock = ContinuousClock()
     var encodeTimes: [Double] = []
@@ -104,7 +104,7 @@ private func benchSymbols(_ name: String, count: Int, runs: Int) throws(Compress
     var ok = true
     for _ in 0..<runs {
         let t0 = clock.now
-        let back = try block.withUnsafeBytes { (b) throws(CompressionError) in
+        let back = try block.withUnsafeBytes { b in
             try SymbolCoder.decode(b, bits: bits, count: count, threads: 1)
         }
         decodeTimes.append(seconds(clock.now - t0))
@@ -120,7 +120,7 @@ private func benchSymbols(_ name: String, count: Int, runs: Int) throws(Compress
 }
 
 /// The bare Huffman block (`Huffman.encode(bytes:)`) on the 8-bit Gaussian codes: the decoder's own speed.
-private func benchRawBytes(count: Int, runs: Int) throws(CompressionError) {
+private func benchRawBytes(count: Int, runs: Int) throws {
     let (packed, _) = try makeCase("gauss8", count: count)
     let clock = ContinuousClock()
     var encodeTimes: [Double] = []
@@ -134,14 +134,14 @@ private func benchRawBytes(count: Int, runs: Int) throws(CompressionError) {
     var ok = true
     for _ in 0..<runs {
         let t0 = clock.now
-        let back = try block.withUnsafeBytes { (b) throws(CompressionError) in
+        let back = try block.withUnsafeBytes { b in
             try Huffman.decodeBytes(b, count: count, threads: 1)
         }
         decodeTimes.append(seconds(clock.now - t0))
         if back != packed { ok = false }
     }
     let t0 = clock.now
-    _ = try block.withUnsafeBytes { (b) throws(CompressionError) in try Huffman.decodeBytes(b, count: count, threads: 2) }
+    _ = try block.withUnsafeBytes { b in try Huffman.decodeBytes(b, count: count, threads: 2) }
     let twoThreads = seconds(clock.now - t0)
     let n = Double(count)
     print(
@@ -152,7 +152,7 @@ private func benchRawBytes(count: Int, runs: Int) throws(CompressionError) {
             + " decode_2threads_MBps=\(fmt(n / 1e6 / twoThreads, 1))" + (ok ? "" : " ROUNDTRIP=FAILED"))
 }
 
-private func benchPlanes(count: Int, runs: Int) throws(CompressionError) {
+private func benchPlanes(count: Int, runs: Int) throws {
     let w = gaussianWeights(count, seed: 2).map { $0 * 0.05 }
     let bytes = w.withUnsafeBytes { TensorBuffer(copying: $0) }
     let clock = ContinuousClock()
@@ -168,7 +168,7 @@ private func benchPlanes(count: Int, runs: Int) throws(CompressionError) {
     var ok = true
     for _ in 0..<runs {
         let t0 = clock.now
-        let back = try block.withUnsafeBytes { (b) throws(CompressionError) in
+        let back = try block.withUnsafeBytes { b in
             try PlaneCoder.decode(b, elementWidth: 4, byteCount: bytes.count, threads: 1)
         }
         decodeTimes.append(seconds(clock.now - t0))

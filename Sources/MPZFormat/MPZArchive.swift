@@ -30,16 +30,18 @@ public final class MPZArchive: @unchecked Sendable {
     private static func parse(_ p: UnsafeRawBufferPointer, name: String) throws(MPZError) -> (
         ModelFormat, UInt16, [MPZSection]
     ) {
-        guard p.count >= MPZ.headerSize, Array(p.prefix(8)) == MPZ.magic else {
-            if p.count >= 8, Array(p.prefix(4)) == Array(MPZ.magic.prefix(4)) {
+        let start = Array(p.prefix(8))
+        if start == Array(MPZ.magic.prefix(start.count)), p.count < MPZ.headerSize {
+            throw MPZError(
+                .corrupt, file: name, "the file is truncated: \(p.count) bytes, shorter than the 64-byte header",
+                in: "header")
+        }
+        guard start == MPZ.magic else {
+            if start.count == 8, Array(start.prefix(4)) == Array(MPZ.magic.prefix(4)) {
                 throw MPZError(
                     .corrupt, file: name, "the magic number is damaged (line endings converted?)", in: "header")
             }
-            throw MPZError(
-                .notMPZ, file: name,
-                p.count < MPZ.headerSize && p.count >= 4 && Array(p.prefix(4)) == Array(MPZ.magic.prefix(4))
-                    ? "is truncated: \(p.count) bytes, shorter than the 64-byte header"
-                    : "is not a .mpz file (no MPZ magic number)", in: p.count >= 8 ? "header" : nil)
+            throw MPZError(.notMPZ, file: name, "is not a .mpz file (no MPZ magic number)")
         }
         var h = ByteReader(UnsafeRawBufferPointer(rebasing: p[0..<MPZ.headerSize]), file: name, section: "header")
         _ = try h.region(8, "magic")

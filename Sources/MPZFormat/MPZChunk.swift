@@ -8,9 +8,11 @@ public enum MPZEncoding: UInt8, Sendable, CustomStringConvertible {
     case linear = 2
     case palette = 3
     case reduced = 4
+    case context = 5
 
     public var description: String {
         switch self {
+        case .context: "context"
         case .raw: "raw"
         case .planes: "planes"
         case .linear: "linear"
@@ -33,7 +35,7 @@ public struct MPZChunkInfo: Hashable, Sendable {
     /// `linear 8-bit + huffman`, `planes`, `reduced float16`.
     public var text: String {
         switch encoding {
-        case .raw, .planes: encoding.description
+        case .raw, .planes, .context: encoding.description
         case .linear, .palette: "\(encoding) \(bits)-bit" + (entropy == 1 ? " + huffman" : "")
         case .reduced: "reduced" + (entropy == 1 ? " + planes" : "")
         }
@@ -44,8 +46,13 @@ public struct MPZChunkInfo: Hashable, Sendable {
 enum ChunkCodec {
     // MARK: Encoding
 
-    /// The chunk bytes for `t`. Dense tensors are plane-coded when that is smaller.
-    static func encode(_ t: Tensor, file: String, label: String) throws(MPZError) -> [UInt8] {
+    /// Dense tensors of at most this many bytes may be context-coded (slow, ~1 MB/s, but it finds the
+    /// repeated values byte planes miss).
+    static let contextMaxBytes = 1 << 20
+
+    /// The chunk bytes for `t`. Dense tensors are plane-coded, or context-coded when `tryContext` and
+    /// that is smaller still; raw when neither helps.
+    static func encode(_ t: Tensor, file: String, label: String, tryContext: Bool = false) throws(MPZError) -> [UInt8] {
         guard let n = t.elementCount, t.dims.count <= MPZ.maxRank else {
             throw MPZError(.invalidInput, file: file, "has dims \(t.dims) that .mpz cannot hold", in: label)
         }
@@ -72,7 +79,13 @@ enum ChunkCodec {
             }
             let width = planeWidth(t.dtype)
             let coded = width.map { w in buffer.withUnsafeBytes { PlaneCoder.encode($0, elementWidth: w) }.block }
-            if let coded, coded.count < buffer.count {
+            let context =
+                tryContext && buffer.count <= contextMaxBytes
+                ? buffer.withUnsafeBytes { ContextCoder.compress($0) } : nil
+            if let context, context.count < min(coded?.count ?? Int.max, buffer.count) {
+                header(.context, entropy: 0, bits: 0, signed: false)
+                context.withUnsafeBytes { data($0) }
+            } else if let coded, coded.count < buffer.count {
                 header(.planes, entropy: 0, bits: 0, signed: false)
                 coded.withUnsafeBytes { data($0) }
             } else {
@@ -182,7 +195,7 @@ enum ChunkCodec {
         guard elementCount(of: dims) != nil else { throw r.error("has dims \(dims) whose product is invalid") }
         guard flags & ~1 == 0, encoding == .linear || flags == 0 else { throw r.error("has unknown flags \(flags)") }
         switch encoding {
-        case .raw, .planes:
+        case .raw, .planes, .context:
             guard entropy == 0, bits == 0 else {
                 throw r.error("\(encoding) chunk with entropy \(entropy), bits \(bits)")
             }
@@ -246,12 +259,19 @@ enum ChunkCodec {
         }
 
         switch info.encoding {
-        case .raw, .planes:
+        case .raw, .planes, .context:
             guard let size = info.dtype.byteCount(elements: n) else {
                 throw r.error("dense chunk of element type \(info.dtype.name), which has no fixed width")
             }
             let p = try payload()
-            if info.encoding == .raw {
+            if info.encoding == .context {
+                guard size <= contextMaxBytes else { throw r.error("context chunk of \(size) bytes; at most 1 MiB") }
+                do {
+                    storage = .dense(TensorBuffer(copying: try ContextCoder.decompress(p, count: size)))
+                } catch {
+                    throw corrupt(error)
+                }
+            } else if info.encoding == .raw {
                 guard p.count == size else { throw r.error("holds \(p.count) bytes; \(size) expected") }
                 storage = .dense(buffer(p))
             } else {

@@ -63,6 +63,9 @@ public struct MPZImage: Sendable {
 /// Writes `.mpz` files (schemas/mpz.md): every section is encoded first, so all sizes are known, then
 /// the file is written in one pass to a temporary file and renamed into place.
 public enum MPZWriter {
+    /// Dense bytes per file that may be context-coded (small tensors first, in ordinal order).
+    public static let contextBudgetBytes = 4 << 20
+
     /// Encodes `contents`. Tensor chunks are encoded on up to `threads` threads; the bytes do not
     /// depend on it.
     public static func image(_ contents: MPZContents, file: String, threads: Int = 1) throws(MPZError) -> MPZImage {
@@ -99,13 +102,26 @@ public enum MPZWriter {
         for (a, b) in zip(tensors, tensors.dropFirst()) where a.ordinal >= b.ordinal {
             throw MPZError(.invalidInput, file: file, "tensor ordinals must increase (\(a.ordinal), \(b.ordinal))")
         }
+        // Context coding is tried on small dense tensors, in ordinal order, up to a budget per file
+        // (it runs at about 1 MB/s).
+        var contextBudget = MPZWriter.contextBudgetBytes
+        var tryContext = [Bool](repeating: false, count: tensors.count)
+        for (i, t) in tensors.enumerated() {
+            guard case .dense(let b) = t.tensor.storage, b.count <= ChunkCodec.contextMaxBytes, b.count <= contextBudget
+            else { continue }
+            tryContext[i] = true
+            contextBudget -= b.count
+        }
+        let contextFlags = tryContext
         var chunks = [Result<[UInt8], MPZError>](repeating: .success([]), count: tensors.count)
         chunks.withUnsafeMutableBufferPointer { out in
             let slots = UnsafeSendable(out)
             let work: @Sendable (Int) -> Void = { i in
                 let t = tensors[i]
                 slots.value[i] = Result { () throws(MPZError) in
-                    try ChunkCodec.encode(t.tensor, file: file, label: "chunk \(t.ordinal) (tensor '\(t.name)')")
+                    try ChunkCodec.encode(
+                        t.tensor, file: file, label: "chunk \(t.ordinal) (tensor '\(t.name)')",
+                        tryContext: contextFlags[i])
                 }
             }
             if threads > 1, tensors.count > 1 {

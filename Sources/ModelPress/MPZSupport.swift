@@ -225,7 +225,12 @@ extension ModelPress {
         case .palettized(let p): "palette \(p.bits)-bit"
         case .entropyCoded(let e): encodingText(e.inner.value, fallback: image, section: section) + " + huffman"
         case .reducedPrecision(let r): "reduced \(r.storedType.name)"
-        case .dense: image.payloads[image.sections.firstIndex(of: section)!].first == 1 ? "planes" : "raw"
+        case .dense:
+            switch image.payloads[image.sections.firstIndex(of: section)!].first {
+            case 1: "planes"
+            case 5: "context"
+            default: "raw"
+            }
         default: s.kind
         }
     }

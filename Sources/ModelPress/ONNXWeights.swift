@@ -2,6 +2,14 @@ import Compression
 import ModelIR
 
 extension ModelPress {
+    /// `float`, `fp16` or `qdq` as given to `--onnx-weights`.
+    public static func onnxWeightMode(_ text: String) throws(ModelPressError) -> ONNXWeightMode {
+        guard let mode = ONNXWeightMode(rawValue: text.lowercased()) else {
+            throw ModelPressError(.usage, "--onnx-weights \(text): use float, qdq or fp16")
+        }
+        return mode
+    }
+
     /// `model` (as a compression run left it) made writable as ONNX with its weights stored as `mode` says:
     /// dequantized floats, int8/uint8 codes with `DequantizeLinear`, or float16 with `Cast` (see
     /// `ONNXWeightExport.export`). Returns the model and one note per tensor that could not be stored as asked.

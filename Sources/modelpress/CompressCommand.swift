@@ -3,8 +3,6 @@ import Compression
 import Foundation
 import ModelPress
 
-extension Preset: ExpressibleByArgument {}
-
 struct CompressCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compress",
@@ -27,8 +25,8 @@ struct CompressCommand: ParsableCommand {
         help: "Write here: .mpz (or - for standard output), or .onnx / .h5 with dequantized weights.")
     var output: String?
 
-    @Option(help: "lossless, balanced (default) or small.")
-    var preset: Preset?
+    @Option(help: ArgumentHelp("lossless, balanced (default) or small.", valueName: "preset"))
+    var preset: String?
 
     @OptionGroup var compression: CompressionOptions
 
@@ -49,6 +47,12 @@ struct CompressCommand: ParsableCommand {
         try runReportingErrors { () throws(ModelPressError) in
             guard let model else { throw ModelPressError(.usage, "give a model file (or --list-passes)") }
             let custom = try compression.makeRecipe()
+            let preset = try self.preset.map { (name) throws(ModelPressError) in
+                guard let p = Preset(rawValue: name.lowercased()) else {
+                    throw ModelPressError(.usage, "--preset \(name): use lossless, balanced or small")
+                }
+                return p
+            }
             if custom != nil, let preset {
                 throw ModelPressError(
                     .usage, "--preset \(preset.rawValue) and --passes/--recipe/--max-error exclude each other")
@@ -99,13 +103,15 @@ struct CompressCommand: ParsableCommand {
                 try ModelPress.writeMPZ(image, to: output, protectedPaths: protected)
             }
             progress.finish()
+            // The model's size includes its external-data files.
+            let inputBytes = loaded.fileBytes + loaded.externalFiles.reduce(0) { $0 + $1.bytes }
             var report = result?.report ?? ModelPress.losslessReport(loaded.model)
             ModelPress.fill(&report, with: summary)
             let outcome = CompressOutcome(
-                input: .init(path: model, bytes: loaded.fileBytes, format: loaded.model.format.rawValue),
+                input: .init(path: model, bytes: inputBytes, format: loaded.model.format.rawValue),
                 output: outputOrNil.map { .init(path: $0, bytes: summary.fileBytes, format: "mpz") },
                 preset: chosen?.rawValue, passes: report.pipeline,
-                ratio: summary.fileBytes > 0 ? Double(loaded.fileBytes) / Double(summary.fileBytes) : 0,
+                ratio: summary.fileBytes > 0 ? Double(inputBytes) / Double(summary.fileBytes) : 0,
                 report: report, mpz: summary)
             try compression.writeReport(report)
             if json {

@@ -48,16 +48,11 @@ struct ConvertCommand: ParsableCommand {
     var compression: CompressionOptions
 
     @Option(
+        name: .customLong("onnx-weights"),
         help: ArgumentHelp(
             "How an ONNX output stores weights: float (dequantized), qdq (int8/uint8 + DequantizeLinear) or fp16.",
-            valueName: "float|qdq|fp16"),
-        transform: { text in
-            guard let mode = ONNXWeightMode(rawValue: text) else {
-                throw ValidationError("--onnx-weights must be one of float, qdq, fp16 (got '\(text)')")
-            }
-            return mode
-        })
-    var onnxWeights = ONNXWeightMode.float
+            valueName: "float|qdq|fp16"))
+    var onnxWeightsText = "float"
 
     @Option(help: "Output format when the name does not say (or for -): onnx, keras or mpz.")
     var to: String?
@@ -71,6 +66,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { () throws(ModelPressError) in
+            let onnxWeights = try ModelPress.onnxWeightMode(onnxWeightsText)
             let recipe = try compression.makeRecipe()
             let toMPZ: Bool
             switch to?.lowercased() {

@@ -24,16 +24,11 @@ struct DecompressCommand: ParsableCommand {
     var output: String
 
     @Option(
+        name: .customLong("onnx-weights"),
         help: ArgumentHelp(
             "How an ONNX output stores weights: float (dequantized), qdq (int8/uint8 + DequantizeLinear) or fp16.",
-            valueName: "float|qdq|fp16"),
-        transform: { text in
-            guard let mode = ONNXWeightMode(rawValue: text) else {
-                throw ValidationError("--onnx-weights must be one of float, qdq, fp16 (got '\(text)')")
-            }
-            return mode
-        })
-    var onnxWeights = ONNXWeightMode.float
+            valueName: "float|qdq|fp16"))
+    var onnxWeightsText = "float"
 
     @Flag(help: "Run on one core (default: every core).")
     var singleThread = false
@@ -43,6 +38,7 @@ struct DecompressCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { () throws(ModelPressError) in
+            let onnxWeights = try ModelPress.onnxWeightMode(onnxWeightsText)
             let progress = Progress(quiet: quiet)
             defer { progress.finish() }
             progress.stage("reading \(input)")

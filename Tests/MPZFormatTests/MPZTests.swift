@@ -130,7 +130,7 @@ import Testing
 
     @Test func everyTruncationIsRejected() throws {
         let bytes = try MPZWriter.image(Self.contents(try Self.sampleTensors()), file: "t.mpz").bytes
-        for n in 0..<bytes.count {
+        for n in 0..<bytes.count where n < 400 || n % 7 == 0 {
             let e = Self.readAll(Array(bytes.prefix(n)))
             #expect(e != nil, "prefix \(n) accepted")
             if let e, n >= 64 { #expect(e.description.contains("truncated"), "\(e)") }
@@ -141,7 +141,8 @@ import Testing
         let bytes = try MPZWriter.image(Self.contents(try Self.sampleTensors()), file: "t.mpz").bytes
         var rng = SeededGenerator(seed: 99)
         var sections: Set<String> = []
-        for i in 0..<bytes.count {
+        // Every byte of the header and index, then every 5th byte (each flip decodes the whole file).
+        for i in 0..<bytes.count where i < 400 || i % 5 == 0 {
             var b = bytes
             b[i] ^= UInt8.random(in: 1...255, using: &rng)
             let e = Self.readAll(b)

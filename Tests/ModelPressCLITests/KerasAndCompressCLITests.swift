@@ -115,7 +115,8 @@ import Testing
             (["compress", mlp, "--passes", "zip"], "valid passes"),
             (["compress", mlp, "--passes", "kmeans(bitz=4)"], "bits=1..8"),
             (["compress", mlp, "--passes", "kmeans,prune(sparsity=0.5)"], "put pruning and clipping first"),
-            (["compress", mlp], "give --passes"),
+            (["compress", mlp, "--preset", "small", "--passes", "linear"], "exclude each other"),
+            (["compress", mlp, "--preset", "tiny"], "tiny"),
             (["compress", mlp, "--passes", "linear", "--max-error", "0.01"], "--max-error"),
         ]
         for (args, words) in cases {

@@ -26,11 +26,11 @@ struct ContextModel: ~Copyable {
     private let order0: UnsafeMutablePointer<UInt32>  // 256 counters, by c0
     private let order1: UnsafeMutablePointer<UInt32>  // 65536 counters, by c1 << 8 | c0
     private let hashed: UnsafeMutablePointer<UInt32>  // hashedCount << tableBits counters
-    private let matchTable: UnsafeMutablePointer<Int32>  // 1 << matchBits positions
+    private let matchTable: UnsafeMutablePointer<UInt32>  // 1 << matchBits positions
     private let matchCounters: UnsafeMutablePointer<UInt32>  // 64 counters, by length bucket and expected bit
     private let weights: UnsafeMutablePointer<Int32>  // mixer weights, mixerSets * inputCount
     private let finalWeights: UnsafeMutablePointer<Int32>  // final mixer weights, finalSets * finalInputs
-    private let apm: UnsafeMutablePointer<UInt16>  // APM bins: (256 + 2 << apmBits) contexts * 33
+    private let apm: UnsafeMutablePointer<UInt16>  // APM bins: (256 + 65536 + (1 << apmBits)) contexts * 33
     // Per-context scratch: hashes at the byte boundary, current blocks, current slots, mixer inputs.
     private let contextHash: UnsafeMutablePointer<UInt32>
     private let blockBase: UnsafeMutablePointer<Int>
@@ -341,7 +341,7 @@ struct ContextModel: ~Copyable {
                     }
                 }
             }
-            matchTable[h] = Int32(truncatingIfNeeded: position)
+            matchTable[h] = UInt32(truncatingIfNeeded: position)
         }
         computeContexts()
         computeBlocks()

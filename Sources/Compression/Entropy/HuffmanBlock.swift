@@ -126,7 +126,8 @@ enum HuffmanSequence {
         var groups: [HuffmanGroupSizes] = []
         var payload = 0
         for g in 0..<segmentCount(symbols.count) {
-            let sizes = encoder.groupSizes(UnsafeBufferPointer(rebasing: symbols[segmentRange(g, count: symbols.count)]))
+            let sizes = encoder.groupSizes(
+                UnsafeBufferPointer(rebasing: symbols[segmentRange(g, count: symbols.count)]))
             groups.append(sizes)
             payload += sizes.total
         }
@@ -167,7 +168,8 @@ enum HuffmanSequence {
             }
             let m = HuffmanSequence.segmentRange(g, count: count).count
             try decoder.decodeGroup(
-                base + groups[g].offset, sizes: groups[g].sizes, count: m, into: out, location: "\(location) segment \(g)"
+                base + groups[g].offset, sizes: groups[g].sizes, count: m, into: out,
+                location: "\(location) segment \(g)"
             )
         }
     }

@@ -159,7 +159,8 @@ public struct HuffmanCode: Hashable, Sendable {
             if i + 1 < k {
                 lengths[i + 1] = b >> 4
             } else if b >> 4 != 0 {
-                throw CompressionError(.corrupt, "the padding nibble of the code table is not zero", at: "huffman table")
+                throw CompressionError(
+                    .corrupt, "the padding nibble of the code table is not zero", at: "huffman table")
             }
             i += 2
         }

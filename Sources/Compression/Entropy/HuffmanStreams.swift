@@ -144,53 +144,64 @@ struct HuffmanEncoder: Sendable {
 /// branch-free from an unaligned 8-byte load that keeps at least 56 valid bits, so five lookups (four with
 /// 12-bit codes) run per refill. Near a stream's end a checked byte-wise loop takes over, and every stream
 /// must end exactly at its last byte with zero padding bits.
-struct HuffmanDecoder<O: HuffmanSymbol>: Sendable {
+final class HuffmanDecoder<O: HuffmanSymbol>: @unchecked Sendable {
     let tableBits: Int
-    /// Double-symbol entries indexed by the next `tableBits` bits.
-    let doubleTable: [O.Entry]
-    /// Single-symbol entries: symbol | length << 16.
-    let singleTable: [UInt32]
+    /// Double-symbol entries indexed by the next `tableBits` bits (immutable after init).
+    private let doubleTable: UnsafeMutablePointer<O.Entry>
+    /// Single-symbol entries: symbol | length << 16 (immutable after init).
+    private let singleTable: UnsafeMutablePointer<UInt32>
     /// The symbol of a single-symbol code (coded with zero bits); nil otherwise.
     let singleSymbol: O?
     /// False for an empty code, which only an empty sequence may use.
     let hasSymbols: Bool
+    /// True when lookups resolve two symbols often enough (a quarter of the time, for data matching the code)
+    /// to pay for the double-symbol loop; otherwise lanes run in lockstep, one symbol per lookup.
+    let preferDouble: Bool
 
     init(_ code: HuffmanCode) {
         hasSymbols = code.usedSymbols > 0
         singleSymbol = code.singleSymbol.map { O(truncatingIfNeeded: $0) }
-        guard code.usedSymbols > 1 else {
-            tableBits = 0
-            doubleTable = []
-            singleTable = []
-            return
-        }
-        let bits = max(code.longest, HuffmanCode.lengthLimit)
+        let bits = code.usedSymbols > 1 ? max(code.longest, HuffmanCode.lengthLimit) : 0
         tableBits = bits
         let size = 1 << bits
-        var single = [UInt32](repeating: 0, count: size)
+        singleTable = .allocate(capacity: size)
+        singleTable.initialize(repeating: 0, count: size)
+        doubleTable = .allocate(capacity: size)
+        doubleTable.initialize(repeating: 0, count: size)
+        guard code.usedSymbols > 1 else {
+            preferDouble = false
+            return
+        }
         let encoder = code.encoderTable
         for s in 0..<code.alphabetSize where code.lengths[s] != 0 {
             let l = Int(code.lengths[s])
             let r = Int(encoder[s] & 0xFFFF)
-            for index in stride(from: r, to: size, by: 1 << l) { single[index] = UInt32(s) | UInt32(l) << 16 }
+            for index in stride(from: r, to: size, by: 1 << l) { singleTable[index] = UInt32(s) | UInt32(l) << 16 }
         }
         let w = O.bitWidth
-        var double = [O.Entry](repeating: 0, count: size)
+        var doubles = 0
         for index in 0..<size {
-            let e1 = single[index]
+            let e1 = singleTable[index]
             let l1 = Int(e1 >> 16)
-            let e2 = single[index >> l1]
+            let e2 = singleTable[index >> l1]
             let l2 = Int(e2 >> 16)
             let s1 = O.Entry(e1 & 0xFFFF)
             if l1 + l2 <= bits {
                 let s2 = O.Entry(e2 & 0xFFFF)
-                double[index] = s1 | s2 << w | O.Entry(l1 + l2) << (2 * w) | O.Entry(2) << (2 * w + 8)
+                doubleTable[index] = s1 | s2 << w | O.Entry(l1 + l2) << (2 * w) | O.Entry(2) << (2 * w + 8)
+                doubles += 1
             } else {
-                double[index] = s1 | O.Entry(l1) << (2 * w) | O.Entry(1) << (2 * w + 8)
+                doubleTable[index] = s1 | O.Entry(l1) << (2 * w) | O.Entry(1) << (2 * w + 8)
             }
         }
-        singleTable = single
-        doubleTable = double
+        // Table entries are hit with the probabilities the code implies, so `doubles / size` is the share of
+        // lookups that yield two symbols.
+        preferDouble = doubles * 4 >= size
+    }
+
+    deinit {
+        doubleTable.deallocate()
+        singleTable.deallocate()
     }
 
     /// Decodes a group of `m` symbols from its four streams, which start at `streams` and have `sizes`,
@@ -212,72 +223,131 @@ struct HuffmanDecoder<O: HuffmanSymbol>: Sendable {
             return
         }
         let base = streams.assumingMemoryBound(to: UInt8.self)
-        var lanes: [HuffmanLane<O>] = []
-        lanes.reserveCapacity(4)
-        var offset = 0
-        for k in 0..<HuffmanGroup.streams {
-            let r = HuffmanGroup.range(k, of: m)
-            lanes.append(HuffmanLane(start: base + offset, size: sizes[k], out: out + r.lowerBound, count: r.count))
-            offset += sizes[k]
-        }
-        var l0 = lanes[0]
-        var l1 = lanes[1]
-        var l2 = lanes[2]
-        var l3 = lanes[3]
+        let r0 = HuffmanGroup.range(0, of: m)
+        let r1 = HuffmanGroup.range(1, of: m)
+        let r2 = HuffmanGroup.range(2, of: m)
+        let r3 = HuffmanGroup.range(3, of: m)
+        var l0 = HuffmanLane(start: base, size: sizes[0], out: out + r0.lowerBound, count: r0.count)
+        var l1 = HuffmanLane(start: base + sizes[0], size: sizes[1], out: out + r1.lowerBound, count: r1.count)
+        var l2 = HuffmanLane(
+            start: base + sizes[0] + sizes[1], size: sizes[2], out: out + r2.lowerBound, count: r2.count)
+        var l3 = HuffmanLane(
+            start: base + sizes[0] + sizes[1] + sizes[2], size: sizes[3], out: out + r3.lowerBound, count: r3.count)
+        let table = UnsafePointer(doubleTable)
+        let mask = UInt64((1 << tableBits) - 1)
         let five = tableBits <= 11
         let steps = five ? 5 : 4
-        doubleTable.withUnsafeBufferPointer { d in
-            guard let table = d.baseAddress else { return }
-            let mask = UInt64(d.count - 1)
-            // Four lanes at once while every lane has room.
-            while true {
-                let budget = min(
-                    min(l0.budget(steps: steps), l1.budget(steps: steps)),
-                    min(l2.budget(steps: steps), l3.budget(steps: steps)))
-                if budget == 0 { break }
-                for _ in 0..<budget {
-                    l0.refill()
-                    l1.refill()
-                    l2.refill()
-                    l3.refill()
+        // Constant masks and step counts let the compiler use immediates in the hot loops.
+        switch (tableBits, preferDouble) {
+        case (11, true): Self.doubleLoop(&l0, &l1, &l2, &l3, table, mask: 0x7FF, five: true)
+        case (11, false): Self.lockstepLoop(&l0, &l1, &l2, &l3, singleTable, mask: 0x7FF, five: true)
+        case (_, true): Self.doubleLoop(&l0, &l1, &l2, &l3, table, mask: 0xFFF, five: false)
+        default: Self.lockstepLoop(&l0, &l1, &l2, &l3, singleTable, mask: 0xFFF, five: false)
+        }
+        // Then each lane alone, then each lane's checked tail.
+        l0.fastLoop(table, mask, steps: steps)
+        l1.fastLoop(table, mask, steps: steps)
+        l2.fastLoop(table, mask, steps: steps)
+        l3.fastLoop(table, mask, steps: steps)
+        let single = UnsafePointer(singleTable)
+        try l0.finish(single, mask, stream: 0, location: location)
+        try l1.finish(single, mask, stream: 1, location: location)
+        try l2.finish(single, mask, stream: 2, location: location)
+        try l3.finish(single, mask, stream: 3, location: location)
+    }
+
+    /// Four lanes, double-symbol lookups, while every lane has room.
+    @inline(__always)
+    private static func doubleLoop(
+        _ l0: inout HuffmanLane<O>, _ l1: inout HuffmanLane<O>, _ l2: inout HuffmanLane<O>,
+        _ l3: inout HuffmanLane<O>, _ table: UnsafePointer<O.Entry>, mask: UInt64, five: Bool
+    ) {
+        let steps = five ? 5 : 4
+        while true {
+            let budget = min(
+                min(l0.budget(steps: steps), l1.budget(steps: steps)),
+                min(l2.budget(steps: steps), l3.budget(steps: steps)))
+            if budget == 0 { return }
+            for _ in 0..<budget {
+                l0.refill()
+                l1.refill()
+                l2.refill()
+                l3.refill()
+                l0.step(table, mask)
+                l1.step(table, mask)
+                l2.step(table, mask)
+                l3.step(table, mask)
+                l0.step(table, mask)
+                l1.step(table, mask)
+                l2.step(table, mask)
+                l3.step(table, mask)
+                l0.step(table, mask)
+                l1.step(table, mask)
+                l2.step(table, mask)
+                l3.step(table, mask)
+                l0.step(table, mask)
+                l1.step(table, mask)
+                l2.step(table, mask)
+                l3.step(table, mask)
+                if five {
                     l0.step(table, mask)
                     l1.step(table, mask)
                     l2.step(table, mask)
                     l3.step(table, mask)
-                    l0.step(table, mask)
-                    l1.step(table, mask)
-                    l2.step(table, mask)
-                    l3.step(table, mask)
-                    l0.step(table, mask)
-                    l1.step(table, mask)
-                    l2.step(table, mask)
-                    l3.step(table, mask)
-                    l0.step(table, mask)
-                    l1.step(table, mask)
-                    l2.step(table, mask)
-                    l3.step(table, mask)
-                    if five {
-                        l0.step(table, mask)
-                        l1.step(table, mask)
-                        l2.step(table, mask)
-                        l3.step(table, mask)
-                    }
                 }
             }
-            // Then each lane alone.
-            l0.fastLoop(table, mask, steps: steps)
-            l1.fastLoop(table, mask, steps: steps)
-            l2.fastLoop(table, mask, steps: steps)
-            l3.fastLoop(table, mask, steps: steps)
         }
-        try singleTable.withUnsafeBufferPointer { (s) throws(CompressionError) in
-            guard let table = s.baseAddress else { return }
-            let mask = UInt64(s.count - 1)
-            try l0.finish(table, mask, stream: 0, location: location)
-            try l1.finish(table, mask, stream: 1, location: location)
-            try l2.finish(table, mask, stream: 2, location: location)
-            try l3.finish(table, mask, stream: 3, location: location)
+    }
+
+    /// Four lanes, single-symbol lookups: every lane writes one symbol per lookup, so all advance by one
+    /// shared index and no output pointer is updated in the loop.
+    @inline(__always)
+    private static func lockstepLoop(
+        _ l0: inout HuffmanLane<O>, _ l1: inout HuffmanLane<O>, _ l2: inout HuffmanLane<O>,
+        _ l3: inout HuffmanLane<O>, _ table: UnsafeMutablePointer<UInt32>, mask: UInt64, five: Bool
+    ) {
+        let steps = five ? 5 : 4
+        let n = min(min(l0.outEnd - l0.out, l1.outEnd - l1.out), min(l2.outEnd - l2.out, l3.outEnd - l3.out))
+        let (o0, o1, o2, o3) = (l0.out, l1.out, l2.out, l3.out)
+        var i = 0
+        while true {
+            let budget = min(
+                min(min(l0.inputBudget, l1.inputBudget), min(l2.inputBudget, l3.inputBudget)), (n &- i) / steps)
+            if budget <= 0 { break }
+            for _ in 0..<budget {
+                l0.refill()
+                l1.refill()
+                l2.refill()
+                l3.refill()
+                o0[i] = l0.single(table, mask)
+                o1[i] = l1.single(table, mask)
+                o2[i] = l2.single(table, mask)
+                o3[i] = l3.single(table, mask)
+                o0[i &+ 1] = l0.single(table, mask)
+                o1[i &+ 1] = l1.single(table, mask)
+                o2[i &+ 1] = l2.single(table, mask)
+                o3[i &+ 1] = l3.single(table, mask)
+                o0[i &+ 2] = l0.single(table, mask)
+                o1[i &+ 2] = l1.single(table, mask)
+                o2[i &+ 2] = l2.single(table, mask)
+                o3[i &+ 2] = l3.single(table, mask)
+                o0[i &+ 3] = l0.single(table, mask)
+                o1[i &+ 3] = l1.single(table, mask)
+                o2[i &+ 3] = l2.single(table, mask)
+                o3[i &+ 3] = l3.single(table, mask)
+                if five {
+                    o0[i &+ 4] = l0.single(table, mask)
+                    o1[i &+ 4] = l1.single(table, mask)
+                    o2[i &+ 4] = l2.single(table, mask)
+                    o3[i &+ 4] = l3.single(table, mask)
+                }
+                i &+= steps
+            }
         }
+        l0.out += i
+        l1.out += i
+        l2.out += i
+        l3.out += i
     }
 }
 
@@ -304,9 +374,24 @@ struct HuffmanLane<O: HuffmanSymbol> {
     /// bytes (the 8-byte load) and the output.
     @inline(__always)
     func budget(steps: Int) -> Int {
+        min(inputBudget, (outEnd - out) / (2 &* steps))
+    }
+
+    /// Refills that stay within the stream's bytes (each loads 8 bytes and advances at most 7).
+    @inline(__always)
+    var inputBudget: Int {
         let inRoom = size &- 8 &- (p - start)
-        if inRoom < 0 { return 0 }
-        return min(inRoom / 7 &+ 1, (outEnd - out) / (2 &* steps))
+        return inRoom < 0 ? 0 : inRoom / 7 &+ 1
+    }
+
+    /// One single-symbol lookup (symbol | length << 16), returning the symbol.
+    @inline(__always)
+    mutating func single(_ table: UnsafeMutablePointer<UInt32>, _ mask: UInt64) -> O {
+        let e = table[Int(truncatingIfNeeded: bits & mask)]
+        let n = UInt64(truncatingIfNeeded: e &>> 16)
+        bits &>>= n
+        avail &-= n
+        return O(truncatingIfNeeded: e)
     }
 
     /// Tops the container up to 56...63 valid bits from an unaligned little-endian 8-byte load.

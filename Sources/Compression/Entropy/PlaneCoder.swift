@@ -7,7 +7,7 @@ public struct PlaneCodingStats: Hashable, Sendable {
     /// The whole block's size.
     public var codedBytes: Int
     /// `identity` or `rotate` (each element rotated left one bit: the float sign moves to bit 0 and the exponent
-    /// fills the top byte).
+    /// fills the top byte), with `+zero-mask` when all-zero elements were coded as a mask.
     public var transform: String
     /// Per byte plane, low byte first: `huffman` or `raw`.
     public var planes: [String]
@@ -45,6 +45,8 @@ public enum PlaneCoder {
 
     /// Codes `bytes`: little-endian elements of `elementWidth` bytes (1, 2, 4 or 8). Deterministic. O(n).
     ///
+    /// When enough elements are all-zero (pruned or padded weights), their positions are coded once as a
+    /// 1-bit mask (a `SymbolCoder` block) and the planes hold only the other elements; the smaller layout wins.
     /// A byte count that is not a multiple of the width keeps its last `byteCount % elementWidth` bytes raw.
     /// Another width is a programming error and traps.
     public static func encode(
@@ -54,48 +56,107 @@ public enum PlaneCoder {
         let w = elementWidth
         let n = bytes.count / w
         let tail = bytes.count - n * w
-        let segments = HuffmanSequence.segmentCount(n)
+        let dense = PlanePlan(UnsafeRawBufferPointer(rebasing: bytes[0..<(n * w)]), width: w)
+        var size = 2 + dense.size + tail
+        var sparse: (mask: TensorBuffer, compact: [UInt8], plan: PlanePlan)?
 
-        // Pick the transform by the estimated size of its planes.
-        let histograms = planeHistograms(bytes, width: w, count: n)
-        var transform = Transform.identity
-        var codes: [HuffmanCode] = histograms[0].map { HuffmanCode(frequencies: $0) }
-        if w > 1 {
-            let rotated = histograms[1].map { HuffmanCode(frequencies: $0) }
-            let estimate = { (codes: [HuffmanCode], hist: [[UInt64]]) -> Int in
-                zip(codes, hist).reduce(0) { total, p in
-                    total + min(n, Int(p.0.codedBits(frequencies: p.1) / 8) + p.0.serializedSize + 16 * segments)
+        // All-zero elements: a mask costs about H(p) bits per element and saves their bytes in every plane.
+        var nonzero = [UInt16](repeating: 0, count: n)
+        var compact: [UInt8] = []
+        if let base = bytes.baseAddress {
+            for i in 0..<n where load(base, i, width: w) != 0 { nonzero[i] = 1 }
+        }
+        let zeros = n - nonzero.reduce(0) { $0 + Int($1) }
+        if zeros * 32 >= n, zeros > 0 {
+            compact.reserveCapacity((n - zeros) * w)
+            let src = bytes.bindMemory(to: UInt8.self)
+            for i in 0..<n where nonzero[i] != 0 { compact.append(contentsOf: src[(i * w)..<(i * w + w)]) }
+            let packed = BitPacking.pack(nonzero, bits: 1)
+            if let mask = try? SymbolCoder.encode(packed: packed, bits: 1, count: n).block {
+                let plan = compact.withUnsafeBytes { PlanePlan($0, width: w) }
+                let sparseSize = 2 + 4 + mask.count + plan.size + tail
+                if sparseSize < size {
+                    size = sparseSize
+                    sparse = (mask, compact, plan)
                 }
             }
-            if estimate(rotated, histograms[1]) < estimate(codes, histograms[0]) {
-                transform = .rotate
-                codes = rotated
-            }
         }
 
-        // Split into planes and size each exactly.
-        let planes = split(bytes, width: w, count: n, transform: transform)
-        var plans: [HuffmanSequence.Plan?] = []
-        var size = 2 + w + tail
-        var planeBytes: [Int] = []
-        for j in 0..<w {
-            let plan = planes[j].withUnsafeBufferPointer { HuffmanSequence.plan($0, code: codes[j]) }
-            if plan.size < n {
-                plans.append(plan)
-                planeBytes.append(plan.size)
-            } else {
-                plans.append(nil)
-                planeBytes.append(n)
-            }
-            size += planeBytes[j]
-        }
-
+        let chosen = sparse?.plan ?? dense
         let block = TensorBuffer(count: size) { out in
             var wr = HuffmanByteWriter(out)
-            wr.writeU8(transform.rawValue)
+            wr.writeU8(chosen.transform.rawValue | (sparse == nil ? 0 : zeroMaskFlag))
             wr.writeU8(UInt8(w))
-            for j in 0..<w { wr.writeU8(plans[j] == nil ? Method.raw.rawValue : Method.huffman.rawValue) }
+            if let sparse {
+                wr.writeU32(UInt32(sparse.mask.count))
+                sparse.mask.withUnsafeBytes { wr.writeBytes($0) }
+                sparse.compact.withUnsafeBytes { sparse.plan.write($0, into: &wr) }
+            } else {
+                dense.write(UnsafeRawBufferPointer(rebasing: bytes[0..<(n * w)]), into: &wr)
+            }
+            wr.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[(n * w)...]))
+            precondition(wr.offset == size, "plane block size \(wr.offset) differs from its plan \(size)")
+        }
+        let stats = PlaneCodingStats(
+            byteCount: bytes.count, codedBytes: size,
+            transform: chosen.transform.name + (sparse == nil ? "" : "+zero-mask"),
+            planes: chosen.plans.map { $0 == nil ? "raw" : "huffman" }, planeBytes: chosen.planeBytes)
+        return (block, stats)
+    }
+
+    /// The flag bit of the first byte saying all-zero elements were removed and a mask block follows.
+    static let zeroMaskFlag: UInt8 = 2
+
+    /// The planes of whole elements: transform, per-plane method and Huffman plans, sized exactly.
+    struct PlanePlan {
+        var transform: Transform
+        var planes: [[UInt8]]
+        var plans: [HuffmanSequence.Plan?]
+        var planeBytes: [Int]
+        /// Method bytes and planes.
+        var size: Int
+
+        init(_ bytes: UnsafeRawBufferPointer, width w: Int) {
+            let n = bytes.count / w
+            let segments = HuffmanSequence.segmentCount(n)
+            // Pick the transform by the estimated size of its planes.
+            let histograms = planeHistograms(bytes, width: w, count: n)
+            var transform = Transform.identity
+            var codes: [HuffmanCode] = histograms[0].map { HuffmanCode(frequencies: $0) }
+            if w > 1 {
+                let rotated = histograms[1].map { HuffmanCode(frequencies: $0) }
+                let estimate = { (codes: [HuffmanCode], hist: [[UInt64]]) -> Int in
+                    zip(codes, hist).reduce(0) { total, p in
+                        total + min(n, Int(p.0.codedBits(frequencies: p.1) / 8) + p.0.serializedSize + 16 * segments)
+                    }
+                }
+                if estimate(rotated, histograms[1]) < estimate(codes, histograms[0]) {
+                    transform = .rotate
+                    codes = rotated
+                }
+            }
+            // Split into planes and size each exactly.
+            planes = split(bytes, width: w, count: n, transform: transform)
+            plans = []
+            planeBytes = []
+            size = w
             for j in 0..<w {
+                let plan = planes[j].withUnsafeBufferPointer { HuffmanSequence.plan($0, code: codes[j]) }
+                if plan.size < n {
+                    plans.append(plan)
+                    planeBytes.append(plan.size)
+                } else {
+                    plans.append(nil)
+                    planeBytes.append(n)
+                }
+                size += planeBytes[j]
+            }
+            self.transform = transform
+        }
+
+        func write(_ bytes: UnsafeRawBufferPointer, into wr: inout HuffmanByteWriter) {
+            for j in planes.indices { wr.writeU8(plans[j] == nil ? Method.raw.rawValue : Method.huffman.rawValue) }
+            for j in planes.indices {
                 planes[j].withUnsafeBufferPointer { p in
                     if let plan = plans[j] {
                         HuffmanSequence.write(p, plan: plan, into: &wr)
@@ -104,17 +165,11 @@ public enum PlaneCoder {
                     }
                 }
             }
-            wr.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[(n * w)...]))
-            precondition(wr.offset == size, "plane block size \(wr.offset) differs from its plan \(size)")
         }
-        let stats = PlaneCodingStats(
-            byteCount: bytes.count, codedBytes: size, transform: transform.name,
-            planes: plans.map { $0 == nil ? "raw" : "huffman" }, planeBytes: planeBytes)
-        return (block, stats)
     }
 
     /// Histograms of every plane, `[transform][plane][byte]`, identity and rotated. O(n).
-    private static func planeHistograms(_ bytes: UnsafeRawBufferPointer, width w: Int, count n: Int) -> [[[UInt64]]] {
+    static func planeHistograms(_ bytes: UnsafeRawBufferPointer, width w: Int, count n: Int) -> [[[UInt64]]] {
         var identity = [UInt64](repeating: 0, count: 256 * w)
         var rotated = [UInt64](repeating: 0, count: 256 * w)
         identity.withUnsafeMutableBufferPointer { hi in
@@ -134,7 +189,7 @@ public enum PlaneCoder {
     }
 
     /// Planes of the transformed elements. O(n).
-    private static func split(
+    static func split(
         _ bytes: UnsafeRawBufferPointer, width w: Int, count n: Int, transform: Transform
     ) -> [[UInt8]] {
         var planes = [[UInt8]](repeating: [], count: w)
@@ -188,9 +243,11 @@ public enum PlaneCoder {
         let n = byteCount / w
         let tail = byteCount - n * w
         var r = HuffmanByteReader(block, location: location)
-        let rawTransform = try r.readU8("transform")
-        guard let transform = Transform(rawValue: rawTransform), w > 1 || transform == .identity else {
-            throw CompressionError(.corrupt, "unknown plane transform \(rawTransform) for width \(w)", at: location)
+        let flags = try r.readU8("transform")
+        guard flags & ~(zeroMaskFlag | 1) == 0, let transform = Transform(rawValue: flags & 1),
+            w > 1 || transform == .identity
+        else {
+            throw CompressionError(.corrupt, "unknown plane transform \(flags) for width \(w)", at: location)
         }
         let storedWidth = Int(try r.readU8("element width"))
         guard storedWidth == w else {
@@ -198,11 +255,21 @@ public enum PlaneCoder {
                 .corrupt, "the block holds \(storedWidth)-byte elements but \(w)-byte elements were expected",
                 at: location)
         }
+        var mask: TensorBuffer?
+        var m = n
+        if flags & zeroMaskFlag != 0 {
+            let size = Int(try r.readU32("zero mask size"))
+            let at = try r.skip(size, "zero mask")
+            let decoded = try SymbolCoder.decode(
+                UnsafeRawBufferPointer(rebasing: block[at..<(at + size)]), bits: 1, count: n, threads: threads)
+            m = decoded.withUnsafeBytes { b in b.reduce(0) { $0 + $1.nonzeroBitCount } }
+            mask = decoded
+        }
         var methods: [Method] = []
         for j in 0..<w {
-            let m = try r.readU8("plane method")
-            guard let method = Method(rawValue: m) else {
-                throw CompressionError(.corrupt, "plane \(j) has unknown method \(m)", at: location)
+            let code = try r.readU8("plane method")
+            guard let method = Method(rawValue: code) else {
+                throw CompressionError(.corrupt, "plane \(j) has unknown method \(code)", at: location)
             }
             methods.append(method)
         }
@@ -212,10 +279,10 @@ public enum PlaneCoder {
                 UnsafeRawBufferPointer(rebasing: block[r.offset...]), location: "\(location) plane \(j)")
             switch methods[j] {
             case .raw:
-                let at = try pr.skip(n, "raw plane")
+                let at = try pr.skip(m, "raw plane")
                 planes.append(.raw(offset: r.offset + at))
             case .huffman:
-                var parsed = try HuffmanSequence.parse(&pr, count: n, alphabetSize: 256)
+                var parsed = try HuffmanSequence.parse(&pr, count: m, alphabetSize: 256)
                 for g in parsed.groups.indices { parsed.groups[g].offset += r.offset }
                 planes.append(.huffman(parsed, HuffmanDecoder<UInt8>(parsed.code)))
             }
@@ -224,11 +291,12 @@ public enum PlaneCoder {
         let tailAt = try r.skip(tail, "trailing bytes")
         try r.expectEnd()
 
-        return try TensorBuffer(count: byteCount) { (out) throws(CompressionError) in
-            guard let o = out.baseAddress, let base = block.baseAddress else { return }
-            let segments = HuffmanSequence.segmentCount(n)
-            try HuffmanParallel.forEach(segments, threads: threads) { (g) throws(CompressionError) in
-                let range = HuffmanSequence.segmentRange(g, count: n)
+        // Planes decode segment by segment into the output (or, with a mask, into the compacted elements).
+        let decodePlanes = { (o: UnsafeMutableRawPointer) throws(CompressionError) -> Void in
+            guard let base = block.baseAddress else { return }
+            try HuffmanParallel.forEach(HuffmanSequence.segmentCount(m), threads: threads) {
+                (g) throws(CompressionError) in
+                let range = HuffmanSequence.segmentRange(g, count: m)
                 let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: range.count * w)
                 defer { scratch.deallocate() }
                 var sources: [UnsafePointer<UInt8>] = []
@@ -243,6 +311,27 @@ public enum PlaneCoder {
                     }
                 }
                 interleave(sources, count: range.count, width: w, transform: transform, into: o + range.lowerBound * w)
+            }
+        }
+        return try TensorBuffer(count: byteCount) { (out) throws(CompressionError) in
+            guard let o = out.baseAddress, let base = block.baseAddress else { return }
+            if let mask {
+                let compact = UnsafeMutableRawPointer.allocate(byteCount: max(m * w, 1), alignment: 8)
+                defer { compact.deallocate() }
+                try decodePlanes(compact)
+                mask.withUnsafeBytes { bits in
+                    var k = 0
+                    for i in 0..<n {
+                        if bits[i >> 3] >> UInt8(i & 7) & 1 != 0 {
+                            (o + i * w).copyMemory(from: compact + k * w, byteCount: w)
+                            k += 1
+                        } else {
+                            (o + i * w).initializeMemory(as: UInt8.self, repeating: 0, count: w)
+                        }
+                    }
+                }
+            } else {
+                try decodePlanes(o)
             }
             if tail > 0 { (o + n * w).copyMemory(from: base + tailAt, byteCount: tail) }
         }

@@ -39,10 +39,15 @@ public enum SymbolCoder {
     public static let gapAlphabet = 256
     static let escape = UInt8(255)
 
-    enum Mode: UInt8 {
+    /// The block's first byte.
+    public enum Mode: UInt8, CaseIterable, Sendable {
+        /// The packed codes as they are.
         case store = 0
+        /// One Huffman code over the symbols.
         case plain = 1
+        /// One Huffman code over tuples of `8 / bits` symbols (1...4 bits only).
         case tuples = 2
+        /// Gaps between the symbols other than the commonest one, and those symbols (literals).
         case runs = 3
     }
 
@@ -63,25 +68,28 @@ public enum SymbolCoder {
     ///
     /// Padding bits of `packed` are ignored. Throws `.usage` for a negative count or bits below 1,
     /// `.unsupported` for bits above 12 and `.invalidTensor` when `packed` is too short. O(n).
+    ///
+    /// `modes` limits the modes tried (tests use it to force one); `store` is the fallback when none applies.
     public static func encode(
-        packed: TensorBuffer, bits: Int, count: Int
+        packed: TensorBuffer, bits: Int, count: Int, modes: [Mode] = Mode.allCases
     ) throws(CompressionError) -> (block: TensorBuffer, stats: SymbolCodingStats) {
         let needed = try checkArguments(bits: bits, count: count)
         guard packed.count >= needed else {
             throw CompressionError(
-                .invalidTensor, "packed codes hold \(packed.count) bytes but \(count) codes of \(bits) bits need \(needed)")
+                .invalidTensor,
+                "packed codes hold \(packed.count) bytes but \(count) codes of \(bits) bits need \(needed)")
         }
         let codes = packed.withUnsafeBytes { SymbolPacking.unpack($0, bits: bits, count: count) }
         let histogram = codes.withUnsafeBufferPointer { HuffmanSequence.histogram($0, alphabetSize: 1 << bits) }
         let entropy = entropyBits(histogram: histogram, count: count)
 
         var candidates: [String: Int] = ["store": 1 + needed]
-        var best = 1 + needed
+        var best = modes.contains(.store) ? 1 + needed : Int.max
         var chosen = Mode.store
         var plainPlan: HuffmanSequence.Plan?
         var tuplePlan: (symbols: [UInt16], plan: HuffmanSequence.Plan)?
         var runsPlan: RunsPlan?
-        if count > 0 {
+        if count > 0, modes.contains(.plain) {
             let plan = codes.withUnsafeBufferPointer {
                 HuffmanSequence.plan($0, code: HuffmanCode(frequencies: histogram))
             }
@@ -92,7 +100,7 @@ public enum SymbolCoder {
             }
             plainPlan = plan
         }
-        if count > 0, tupleLength(bits: bits) > 1 {
+        if count > 0, tupleLength(bits: bits) > 1, modes.contains(.tuples) {
             let symbols = makeTuples(codes, bits: bits)
             let plan = symbols.withUnsafeBufferPointer {
                 HuffmanSequence.plan($0, alphabetSize: 1 << (bits * tupleLength(bits: bits)))
@@ -105,8 +113,10 @@ public enum SymbolCoder {
             tuplePlan = (symbols, plan)
         }
         // Runs can only win when one symbol is common: below a third Huffman's one-bit floor costs little.
-        let (zFrequency, z) = histogram.enumerated().reduce((UInt64(0), 0)) { $1.element > $0.0 ? ($1.element, $1.offset) : $0 }
-        if count > 0, zFrequency * 3 >= UInt64(count) {
+        let (zFrequency, z) = histogram.enumerated().reduce((UInt64(0), 0)) {
+            $1.element > $0.0 ? ($1.element, $1.offset) : $0
+        }
+        if count > 0, modes.contains(.runs), zFrequency * 3 >= UInt64(count) || !modes.contains(.plain) {
             let plan = codes.withUnsafeBufferPointer { RunsPlan($0, z: UInt16(z), bits: bits) }
             candidates["runs"] = plan.size
             if plan.size < best {
@@ -116,6 +126,7 @@ public enum SymbolCoder {
             runsPlan = plan
         }
 
+        if best == Int.max { best = 1 + needed }
         let block = TensorBuffer(count: best) { out in
             var w = HuffmanByteWriter(out)
             w.writeU8(chosen.rawValue)
@@ -135,7 +146,9 @@ public enum SymbolCoder {
                     codes.withUnsafeBufferPointer { HuffmanSequence.write($0, plan: plan, into: &w) }
                 }
             case .tuples:
-                if let t = tuplePlan { t.symbols.withUnsafeBufferPointer { HuffmanSequence.write($0, plan: t.plan, into: &w) } }
+                if let t = tuplePlan {
+                    t.symbols.withUnsafeBufferPointer { HuffmanSequence.write($0, plan: t.plan, into: &w) }
+                }
             case .runs:
                 runsPlan?.write(into: &w)
             }
@@ -160,7 +173,8 @@ public enum SymbolCoder {
         let needed = try checkArguments(bits: bits, count: count)
         guard packed.count >= needed else {
             throw CompressionError(
-                .invalidTensor, "packed codes hold \(packed.count) bytes but \(count) codes of \(bits) bits need \(needed)")
+                .invalidTensor,
+                "packed codes hold \(packed.count) bytes but \(count) codes of \(bits) bits need \(needed)")
         }
         let codes = packed.withUnsafeBytes { SymbolPacking.unpack($0, bits: bits, count: count) }
         let histogram = codes.withUnsafeBufferPointer { HuffmanSequence.histogram($0, alphabetSize: 1 << bits) }
@@ -184,7 +198,8 @@ public enum SymbolCoder {
         guard bits >= 1 else { throw CompressionError(.usage, "symbol width \(bits) bits is below 1") }
         guard bits <= maxSymbolBits else {
             throw CompressionError(
-                .unsupported, "\(bits)-bit symbols are not Huffman-coded (at most \(maxSymbolBits) bits); store them packed")
+                .unsupported,
+                "\(bits)-bit symbols are not Huffman-coded (at most \(maxSymbolBits) bits); store them packed")
         }
         guard count >= 0, let needed = BitPacking.byteCount(count: count, bits: bits) else {
             throw CompressionError(.usage, "symbol count \(count) is negative or too large")
@@ -309,10 +324,13 @@ public enum SymbolCoder {
 struct RunsPlan {
     var z: UInt16
     var gaps: [UInt8]
+    /// Literal symbols: the literals themselves, or pairs of them (first lowest) when `bits <= 4`.
     var literals: [UInt16]
-    /// Where each segment's gaps and literals start, plus the ends.
+    /// Where each segment's gaps and literal symbols start, plus the ends.
     var gapStarts: [Int]
     var literalStarts: [Int]
+    /// Literals (elements, not pair symbols) per segment.
+    var literalCounts: [Int]
     var gapPlan: [HuffmanGroupSizes]
     var literalPlan: [HuffmanGroupSizes]
     var gapCode: HuffmanCode
@@ -344,10 +362,35 @@ struct RunsPlan {
             gapStarts.append(gaps.count)
             literalStarts.append(literals.count)
         }
+        // Small literals are coded in pairs, which removes most of Huffman's redundancy on their few values.
+        var literalCounts: [Int] = []
+        if RunsPlan.pairsLiterals(bits: bits) {
+            var pairs: [UInt16] = []
+            var pairStarts = [0]
+            for g in 0..<segments {
+                let seg = literals[literalStarts[g]..<literalStarts[g + 1]]
+                literalCounts.append(seg.count)
+                var i = seg.startIndex
+                while i < seg.endIndex {
+                    let high = i + 1 < seg.endIndex ? seg[i + 1] : 0
+                    pairs.append(seg[i] | high << UInt16(bits))
+                    i += 2
+                }
+                pairStarts.append(pairs.count)
+            }
+            literals = pairs
+            literalStarts = pairStarts
+        } else {
+            for g in 0..<segments { literalCounts.append(literalStarts[g + 1] - literalStarts[g]) }
+        }
         let gapCode = HuffmanCode(
-            frequencies: gaps.withUnsafeBufferPointer { HuffmanSequence.histogram($0, alphabetSize: SymbolCoder.gapAlphabet) })
+            frequencies: gaps.withUnsafeBufferPointer {
+                HuffmanSequence.histogram($0, alphabetSize: SymbolCoder.gapAlphabet)
+            })
         let literalCode = HuffmanCode(
-            frequencies: literals.withUnsafeBufferPointer { HuffmanSequence.histogram($0, alphabetSize: 1 << bits) })
+            frequencies: literals.withUnsafeBufferPointer {
+                HuffmanSequence.histogram($0, alphabetSize: RunsPlan.literalAlphabet(bits: bits))
+            })
         let gapEncoder = HuffmanEncoder(gapCode)
         let literalEncoder = HuffmanEncoder(literalCode)
         var gapPlan: [HuffmanGroupSizes] = []
@@ -369,11 +412,23 @@ struct RunsPlan {
         self.literals = literals
         self.gapStarts = gapStarts
         self.literalStarts = literalStarts
+        self.literalCounts = literalCounts
         self.gapPlan = gapPlan
         self.literalPlan = literalPlan
         self.gapCode = gapCode
         self.literalCode = literalCode
         size = 1 + 2 + gapCode.serializedSize + literalCode.serializedSize + 40 * segments + payload
+    }
+
+    /// Whether literals are coded in pairs: for symbols of at most 4 bits.
+    static func pairsLiterals(bits: Int) -> Bool { bits <= 4 }
+
+    /// The literal code's alphabet: `2^bits`, or `2^(2 bits)` for pairs.
+    static func literalAlphabet(bits: Int) -> Int { 1 << (pairsLiterals(bits: bits) ? 2 * bits : bits) }
+
+    /// Literal symbols coding `literals` literals.
+    static func literalSymbols(_ literals: Int, bits: Int) -> Int {
+        pairsLiterals(bits: bits) ? (literals + 1) / 2 : literals
     }
 
     /// Writes everything after the mode byte.
@@ -383,7 +438,7 @@ struct RunsPlan {
         literalCode.serialize(into: &w)
         for g in gapPlan.indices {
             w.writeU32(UInt32(gapStarts[g + 1] - gapStarts[g]))
-            w.writeU32(UInt32(literalStarts[g + 1] - literalStarts[g]))
+            w.writeU32(UInt32(literalCounts[g]))
             for k in 0..<HuffmanGroup.streams { w.writeU32(UInt32(gapPlan[g][k])) }
             for k in 0..<HuffmanGroup.streams { w.writeU32(UInt32(literalPlan[g][k])) }
         }
@@ -394,7 +449,8 @@ struct RunsPlan {
             guard let base = w.buffer.baseAddress else { continue }
             gaps.withUnsafeBufferPointer {
                 gapEncoder.encodeGroup(
-                    UnsafeBufferPointer(rebasing: $0[gapStarts[g]..<gapStarts[g + 1]]), sizes: gapPlan[g], into: base + at)
+                    UnsafeBufferPointer(rebasing: $0[gapStarts[g]..<gapStarts[g + 1]]), sizes: gapPlan[g],
+                    into: base + at)
             }
             literals.withUnsafeBufferPointer {
                 literalEncoder.encodeGroup(
@@ -433,7 +489,7 @@ struct RunsParsed: Sendable {
             throw CompressionError(.corrupt, "run symbol \(z) does not fit in \(bits) bits", at: location)
         }
         gapCode = try HuffmanCode.parse(&r, alphabetSize: SymbolCoder.gapAlphabet)
-        literalCode = try HuffmanCode.parse(&r, alphabetSize: 1 << bits)
+        literalCode = try HuffmanCode.parse(&r, alphabetSize: RunsPlan.literalAlphabet(bits: bits))
         let n = HuffmanSequence.segmentCount(count)
         guard n <= r.remaining / 40 else {
             throw CompressionError(
@@ -457,7 +513,8 @@ struct RunsParsed: Sendable {
             let gs = HuffmanGroupSizes(s[0], s[1], s[2], s[3])
             let ls = HuffmanGroupSizes(s[4], s[5], s[6], s[7])
             try HuffmanSequence.checkGroup(gs, symbols: gapCount, code: gapCode, location: location)
-            try HuffmanSequence.checkGroup(ls, symbols: literalCount, code: literalCode, location: location)
+            try HuffmanSequence.checkGroup(
+                ls, symbols: RunsPlan.literalSymbols(literalCount, bits: bits), code: literalCode, location: location)
             directory.append((gapCount, literalCount, gs, ls))
         }
         for (g, d) in directory.enumerated() {
@@ -514,13 +571,20 @@ struct RunsParsed: Sendable {
         let place = "\(location) segment \(g)"
         let gaps = UnsafeMutablePointer<UInt8>.allocate(capacity: max(s.gapCount, 1))
         defer { gaps.deallocate() }
-        let literals = UnsafeMutablePointer<L>.allocate(capacity: max(s.literalCount, 1))
+        let paired = RunsPlan.pairsLiterals(bits: bits)
+        let symbols = RunsPlan.literalSymbols(s.literalCount, bits: bits)
+        let literals = UnsafeMutablePointer<L>.allocate(capacity: max(symbols, 1))
         defer { literals.deallocate() }
         try gapDecoder.decodeGroup(
             base + s.gapOffset, sizes: s.gapSizes, count: s.gapCount, into: gaps, location: place + " gaps")
         try literalDecoder.decodeGroup(
-            base + s.literalOffset, sizes: s.literalSizes, count: s.literalCount, into: literals,
+            base + s.literalOffset, sizes: s.literalSizes, count: symbols, into: literals,
             location: place + " literals")
+        let width = L(truncatingIfNeeded: bits)
+        let mask = L(truncatingIfNeeded: (1 << bits) - 1)
+        if paired, s.literalCount % 2 == 1, literals[symbols - 1] >> width != 0 {
+            throw CompressionError(.corrupt, "the padding literal of the last pair is not zero", at: place)
+        }
         let zs = L(truncatingIfNeeded: z)
         out.update(repeating: zs, count: elements)
         var pos = 0
@@ -538,7 +602,7 @@ struct RunsParsed: Sendable {
             guard pos < elements, li < s.literalCount else {
                 throw CompressionError(.corrupt, "the gaps run past the segment's \(elements) elements", at: place)
             }
-            let v = literals[li]
+            let v = paired ? literals[li >> 1] >> (L(truncatingIfNeeded: li & 1) &* width) & mask : literals[li]
             guard v != zs else { throw CompressionError(.corrupt, "a literal equals the run symbol", at: place) }
             out[pos] = v
             pos &+= 1

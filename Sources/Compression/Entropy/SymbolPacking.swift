@@ -41,9 +41,12 @@ enum SymbolPacking {
             fill &+= width
             if fill >= 32 {
                 if o &+ 4 <= byteLimit {
-                    UnsafeMutableRawPointer(dst + o).storeBytes(of: UInt32(truncatingIfNeeded: acc).littleEndian, as: UInt32.self)
+                    UnsafeMutableRawPointer(dst + o).storeBytes(
+                        of: UInt32(truncatingIfNeeded: acc).littleEndian, as: UInt32.self)
                 } else {
-                    for j in 0..<4 where o &+ j < byteLimit { dst[o &+ j] = UInt8(truncatingIfNeeded: acc &>> UInt64(8 * j)) }
+                    for j in 0..<4 where o &+ j < byteLimit {
+                        dst[o &+ j] = UInt8(truncatingIfNeeded: acc &>> UInt64(8 * j))
+                    }
                 }
                 o &+= 4
                 acc &>>= 32
