@@ -140,7 +140,7 @@ func expectCorrupt(_ body: () throws -> Void, _ comment: Comment? = nil) {
         let block = Huffman.encode([0, 0, 0, 1, 2], alphabetSize: 4)
         #expect(
             block.bytes == [
-                0x03, 0x00, 0x21, 0x02,  // K = 3; lengths 1, 2 | 2, pad
+                0x03, 0x00, 0x09,  // K = 3; lengths 1 (+1: 100), 2 (+1: 100), 2 (same: 0), low bits first
                 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x00, 0, 0, 0,  // stream sizes
                 0x00, 0x02, 0x03,
             ])
@@ -177,8 +177,8 @@ func expectCorrupt(_ body: () throws -> Void, _ comment: Comment? = nil) {
     @Test func singleSymbolCostsNoStreamBytes() throws {
         let symbols = [UInt16](repeating: 7, count: 1_000_000)
         let block = Huffman.encode(symbols, alphabetSize: 16)
-        // K = 8 (4 bytes of nibbles), 4 segments x 16 directory bytes, no stream bytes.
-        #expect(block.count == 2 + 4 + 4 * 16)
+        // K = 8 (seven "same" bits and a "+1", 2 bytes), 4 segments x 16 directory bytes, no stream bytes.
+        #expect(block.count == 2 + 2 + 4 * 16)
         #expect(try block.withUnsafeBytes { try Huffman.decode($0, count: symbols.count, alphabetSize: 16) } == symbols)
     }
 
@@ -255,8 +255,9 @@ func expectCorrupt(_ body: () throws -> Void, _ comment: Comment? = nil) {
         // Stream sizes one byte short, moved to the next stream: each stream then ends early or late.
         let symbols = gaussianSymbols(4000, sigma: 6, alphabet: 256, seed: 3)
         var block = Huffman.encode(symbols, alphabetSize: 256).bytes
-        let k = Int(block[0]) | Int(block[1]) << 8
-        let directory = 2 + (k + 1) / 2
+        var frequencies = [UInt64](repeating: 0, count: 256)
+        for s in symbols { frequencies[Int(s)] += 1 }
+        let directory = HuffmanCode(frequencies: frequencies).serializedSize
         block[directory] -= 1
         block[directory + 4] += 1
         expectCorrupt {

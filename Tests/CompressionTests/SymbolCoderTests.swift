@@ -111,8 +111,7 @@ func roundTrip(_ packed: TensorBuffer, bits: Int, count: Int, modes: [SymbolCode
         ).block
         #expect(
             plain.bytes == [
-                0x01, 0x03, 0x00, 0x21, 0x02, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x00, 0, 0, 0, 0x00, 0x02,
-                0x03,
+                0x01, 0x03, 0x00, 0x09, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x00, 0, 0, 0, 0x00, 0x02, 0x03,
             ])
         // runs: z = 0; elements 0 0 5 0 => one gap 2, one literal 5 (4 bits: paired with a zero pad).
         let runs = try SymbolCoder.encode(
@@ -121,8 +120,8 @@ func roundTrip(_ packed: TensorBuffer, bits: Int, count: Int, modes: [SymbolCode
         #expect(
             runs.bytes == [
                 0x03, 0x00, 0x00,  // mode, z = 0
-                0x03, 0x00, 0x00, 0x01,  // gap code: K = 3, symbol 2 alone (length 1)
-                0x06, 0x00, 0x00, 0x00, 0x10,  // literal code: K = 6, pair symbol 5 alone
+                0x03, 0x00, 0x04,  // gap code: K = 3, symbol 2 alone (length 1): bits 0 0 100
+                0x06, 0x00, 0x20,  // literal code: K = 6, pair symbol 5 alone: bits 0 0 0 0 0 100
                 0x01, 0, 0, 0, 0x01, 0, 0, 0,  // one gap, one literal
             ] + [UInt8](repeating: 0, count: 32))  // eight zero stream sizes
         #expect(

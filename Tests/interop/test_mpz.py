@@ -12,7 +12,8 @@ For every ONNX model under <shared>/models/onnx/ (the external-data one included
   3. the `--json` output tells the truth: mpz.fileBytes is the file size; the header and index
      (parsed here from schemas/mpz.md, CRC32C checked) list the same sections and sizes as
      mpz.tensors / graphStoredBytes / info; chunk + graph bytes <= file size; every Huffman-coded
-     tensor's codedBytes is within 2% + 64 B of its order-0 entropy plus its parameters; weights in
+     tensor's codedBytes is within 2% of its order-0 entropy plus its parameters (+ 64 B from 64 Ki
+     elements on, + 160 B for the code table below that); weights in
      Constant nodes (ppocr) and in If branches (silero) are compressed rows.
   4. determinism: two runs and one --single-thread run write the same bytes (magika, silero;
      balanced and small).
@@ -54,9 +55,14 @@ import test_onnx_models as OM  # inputs and the cached original ORT runs
 PRESETS = ["lossless", "balanced", "small"]
 BALANCED_MIN_COSINE = 0.999
 FP16_MIN_COSINE = 0.999
-# Huffman-coded size against the order-0 entropy of the symbols plus the parameters (issue 5).
+# Huffman-coded size against the order-0 entropy of the symbols plus the parameters (issue 5): within 2%,
+# plus the block's fixed cost (mode, code table of up to ~130 B for 256 symbols, stream directory). For
+# a tensor of a few thousand near-uniform 8-bit codes that fixed cost alone is ~5-8%; from LARGE_TENSOR
+# elements on it is negligible and the 2% aim is checked with a 64-byte allowance only.
 ENTROPY_REL = 0.02
 ENTROPY_ABS = 64
+ENTROPY_TABLE_ABS = 160
+LARGE_TENSOR = 65536
 # qdq: files at least this much smaller than the float decompression for these models.
 QDQ_MIN_SHRINK = 3.0
 QDQ_SHRINK_MODELS = ("magika_standard_v3_3.onnx", "romanizer_encoder.onnx", "romanizer_encoder_external/model.onnx")
@@ -516,10 +522,11 @@ def _entropy_problems(rows: list[dict]) -> list[str]:
         bound = entropy_bytes + params
         if params < 0:
             problems.append(f"{label}: estimatedBytes {row['estimatedBytes']} < packed codes {math.ceil(n * bits / 8)}")
-        if row["codedBytes"] > bound * (1 + ENTROPY_REL) + ENTROPY_ABS:
+        allowance = ENTROPY_ABS if n >= LARGE_TENSOR else ENTROPY_TABLE_ABS
+        if row["codedBytes"] > bound * (1 + ENTROPY_REL) + allowance:
             problems.append(f"{label}: codedBytes {row['codedBytes']} > order-0 entropy {entropy_bytes:.0f} B "
                             f"({row['entropyBits']:.4f} bits x {n}) + parameters {params} B = {bound:.0f} B "
-                            f"by {row['codedBytes'] / bound - 1:+.2%} (allowed {ENTROPY_REL:.0%} + {ENTROPY_ABS} B)")
+                            f"by {row['codedBytes'] / bound - 1:+.2%} (allowed {ENTROPY_REL:.0%} + {allowance} B)")
     return problems
 
 

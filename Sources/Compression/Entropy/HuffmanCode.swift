@@ -121,29 +121,56 @@ public struct HuffmanCode: Hashable, Sendable {
 
     // MARK: - Serialisation
 
-    /// Bytes of the stored table: a u16 count `K` of stored lengths, then `ceil(K / 2)` bytes of nibbles.
-    var serializedSize: Int {
-        let k = storedCount
-        return 2 + (k + 1) / 2
-    }
+    /// Bytes of the stored table (§2.3): a u16 count `K` of stored lengths, then the lengths delta-coded
+    /// in `ceil(bits / 8)` bytes.
+    public var serializedSize: Int { 2 + (tableBits + 7) / 8 }
 
     /// One past the highest used symbol (0 for an empty code).
     private var storedCount: Int { (lengths.lastIndex { $0 != 0 } ?? -1) + 1 }
 
-    /// Writes the table (§2.2). O(n).
+    /// Bits of the delta-coded lengths: 1 for "same as the previous", 3 for ±1, 6 for any other length.
+    private var tableBits: Int {
+        var bits = 0
+        var previous = 0
+        for i in 0..<storedCount {
+            let d = Int(lengths[i]) - previous
+            bits += d == 0 ? 1 : (d == 1 || d == -1 ? 3 : 6)
+            previous = Int(lengths[i])
+        }
+        return bits
+    }
+
+    /// Writes the table (§2.3). Lengths are coded against the previous one (0 before the first), bits
+    /// low first: `0` same; `1 0 s` one more (s = 0) or one less (s = 1); `1 1 v v v v` the length v. O(n).
     func serialize(into w: inout HuffmanByteWriter) {
         let k = storedCount
         w.writeU16(UInt16(k))
-        var i = 0
-        while i < k {
-            let lo = lengths[i]
-            let hi = i + 1 < k ? lengths[i + 1] : 0
-            w.writeU8(lo | hi << 4)
-            i += 2
+        var acc: UInt64 = 0
+        var used = 0
+        func put(_ value: UInt64, _ n: Int) {
+            acc |= value << UInt64(used)
+            used += n
+            while used >= 8 {
+                w.writeU8(UInt8(truncatingIfNeeded: acc))
+                acc >>= 8
+                used -= 8
+            }
         }
+        var previous = 0
+        for i in 0..<k {
+            let l = Int(lengths[i])
+            switch l - previous {
+            case 0: put(0, 1)
+            case 1: put(0b001, 3)
+            case -1: put(0b101, 3)
+            default: put(0b11 | UInt64(l) << 2, 6)
+            }
+            previous = l
+        }
+        if used > 0 { w.writeU8(UInt8(truncatingIfNeeded: acc)) }
     }
 
-    /// Reads and validates a table for an alphabet of `alphabetSize` symbols (§2.2). O(n).
+    /// Reads and validates a table for an alphabet of `alphabetSize` symbols (§2.3). O(n).
     static func parse(_ r: inout HuffmanByteReader, alphabetSize: Int) throws(CompressionError) -> HuffmanCode {
         let k = Int(try r.readU16("code table size"))
         guard k <= alphabetSize else {
@@ -152,17 +179,36 @@ public struct HuffmanCode: Hashable, Sendable {
                 at: "huffman table")
         }
         var lengths = [UInt8](repeating: 0, count: alphabetSize)
-        var i = 0
-        while i < k {
-            let b = try r.readU8("code lengths")
-            lengths[i] = b & 15
-            if i + 1 < k {
-                lengths[i + 1] = b >> 4
-            } else if b >> 4 != 0 {
-                throw CompressionError(
-                    .corrupt, "the padding nibble of the code table is not zero", at: "huffman table")
+        var acc: UInt32 = 0
+        var available = 0
+        func bits(_ n: Int) throws(CompressionError) -> UInt32 {
+            while available < n {
+                acc |= UInt32(try r.readU8("code lengths")) << UInt32(available)
+                available += 8
             }
-            i += 2
+            let v = acc & ((1 << UInt32(n)) - 1)
+            acc >>= UInt32(n)
+            available -= n
+            return v
+        }
+        var previous = 0
+        for i in 0..<k {
+            var l = previous
+            if try bits(1) == 1 {
+                if try bits(1) == 0 {
+                    l += try bits(1) == 0 ? 1 : -1
+                } else {
+                    l = Int(try bits(4))
+                }
+            }
+            guard l >= 0, l <= maxLength else {
+                throw CompressionError(.corrupt, "code length \(l) of symbol \(i) is out of range", at: "huffman table")
+            }
+            lengths[i] = UInt8(l)
+            previous = l
+        }
+        guard acc == 0 else {
+            throw CompressionError(.corrupt, "the padding bits of the code table are not zero", at: "huffman table")
         }
         if k > 0, lengths[k - 1] == 0 {
             throw CompressionError(
