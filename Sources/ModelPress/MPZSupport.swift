@@ -168,11 +168,15 @@ extension ModelPress {
         var decoded = [Result<(MPZChunkInfo, TensorStorage), MPZError>](
             repeating: .failure(MPZError(.corrupt, file: path, "not decoded")), count: chunks.count)
         let names = marked.map(\.name)
+        // Chunks decode in parallel; with fewer chunks than threads, each splits its segments too.
+        let perChunk = chunks.count < threads ? threads : 1
         decoded.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let slots = out
             let work: @Sendable (Int) -> Void = { i in
                 let label = "chunk \(chunks[i].ordinal) (tensor '\(names[i])')"
-                slots[i] = Result { () throws(MPZError) in try archive.tensor(chunks[i], label: label) }
+                slots[i] = Result { () throws(MPZError) in
+                    try archive.tensor(chunks[i], label: label, threads: perChunk)
+                }
             }
             if threads > 1, chunks.count > 1 {
                 DispatchQueue.concurrentPerform(iterations: chunks.count, execute: work)
