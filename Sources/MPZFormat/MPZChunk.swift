@@ -220,6 +220,16 @@ enum ChunkCodec {
         var (info, signed) = try Self.info(&r)
         let n = elementCount(of: info.dims)!
         let dims = info.dims
+        // Sizes are checked before anything is allocated: the dense size must be computable and no larger
+        // than this machine's memory (a tiny coded block can declare an enormous constant tensor).
+        guard let denseSize = info.dtype.byteCount(elements: n), n <= Int.max / 16 else {
+            throw r.error("declares \(n) elements of \(info.dtype.name), whose size cannot be computed")
+        }
+        guard denseSize <= MPZFileIO.physicalMemory else {
+            throw MPZError(
+                .invalidInput, file: file,
+                "declares a tensor of \(denseSize) bytes, more than this machine's memory", in: label)
+        }
         var storage: TensorStorage
         func payload() throws(MPZError) -> UnsafeRawBufferPointer {
             let size = try r.count("data size", itemBytes: 1)

@@ -110,6 +110,15 @@ enum MPZFileIO {
         deinit { if fd >= 0 { abandon() } }
     }
 
+    /// Bytes of physical memory (a bound on any tensor a reader will decode).
+    static let physicalMemory: Int = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return Int.max }
+        let (bytes, overflow) = pages.multipliedReportingOverflow(by: size)
+        return overflow ? Int.max : bytes
+    }()
+
     /// The process umask, read without changing it for long.
     static var umaskValue: mode_t {
         let m = umask(0o022)

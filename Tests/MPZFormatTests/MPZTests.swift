@@ -207,3 +207,45 @@ import Testing
         }
     }
 }
+
+extension MPZTests {
+    @Test func anEnormousDeclaredTensorIsRefusedBeforeAllocating() throws {
+        // A constant 2^40-element tensor codes to a few bytes of Huffman block; the reader must refuse it.
+        let n = 1 << 40
+        let dims: [Int64] = [Int64(n)]
+        var w = [UInt8]()
+        w += [2, 0, 8, 1]  // linear, packed, 8 bits, signed
+        w += withUnsafeBytes(of: Int32(1).littleEndian, Array.init)
+        w += withUnsafeBytes(of: UInt32(1).littleEndian, Array.init)
+        w += withUnsafeBytes(of: dims[0].littleEndian, Array.init)
+        w += [0, 0, 0, 0] + [UInt8](repeating: 0, count: 12)  // per tensor
+        w +=
+            withUnsafeBytes(of: UInt64(1).littleEndian, Array.init)
+            + withUnsafeBytes(of: Float(1).bitPattern, Array.init)
+        w += withUnsafeBytes(of: UInt64(0).littleEndian, Array.init)
+        w += withUnsafeBytes(of: UInt64(0).littleEndian, Array.init)
+        let t = Tensor(name: "w", dtype: .float32, dims: [4], storage: .dense(Self.floatBuffer([1, 2, 3, 4])))
+        var bytes = try MPZWriter.image(Self.contents([(0, "w", t)]), file: "t.mpz").bytes
+        let archive = try MPZArchive(bytes: TensorBuffer(copying: bytes), name: "t.mpz")
+        // Replace the chunk with the hostile one, fixing up its size and CRC in the index.
+        let chunk = archive.chunks[0]
+        bytes.replaceSubrange(chunk.offset..<chunk.offset + chunk.storedSize, with: w)
+        let entry = 64 + 4 + 40 * (archive.sections.count - 1)
+        withUnsafeBytes(of: CRC32C.checksum(w).littleEndian) { for k in 0..<4 { bytes[entry + 4 + k] = $0[k] } }
+        withUnsafeBytes(of: UInt64(w.count).littleEndian) { for k in 0..<8 { bytes[entry + 16 + k] = $0[k] } }
+        let index = Array(bytes[64..<(64 + 4 + 40 * archive.sections.count)])
+        withUnsafeBytes(of: CRC32C.checksum(index).littleEndian) { for k in 0..<4 { bytes[40 + k] = $0[k] } }
+        withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { for k in 0..<8 { bytes[16 + k] = $0[k] } }
+        withUnsafeBytes(of: CRC32C.checksum(Array(bytes[0..<60])).littleEndian) {
+            for k in 0..<4 { bytes[60 + k] = $0[k] }
+        }
+        let hostile = try MPZArchive(bytes: TensorBuffer(copying: bytes), name: "t.mpz")
+        #expect(throws: MPZError.self) { _ = try hostile.tensor(hostile.chunks[0]) }
+        do {
+            _ = try hostile.tensor(hostile.chunks[0])
+        } catch {
+            #expect(
+                error.description.contains("memory") || error.description.contains("cannot be computed"), "\(error)")
+        }
+    }
+}
