@@ -137,8 +137,8 @@ public final class MPZArchive: @unchecked Sendable {
             end = Int(offset + stored)
         }
         guard seen.contains(MPZSectionKind.graph.rawValue) else { throw r.error("has no graph section") }
-        guard (format == .keras) == seen.contains(MPZSectionKind.container.rawValue) else {
-            throw r.error(format == .keras ? "a Keras model has no container section" : "has an unexpected container")
+        guard !seen.contains(MPZSectionKind.container.rawValue) else {
+            throw r.error("holds a separate container section, which version 1.0 does not use")
         }
         return (format, minor, sections)
     }
@@ -168,22 +168,38 @@ public final class MPZArchive: @unchecked Sendable {
         }
     }
 
-    /// The graph section, decoded: an `ONNXSkeleton`.
-    public func graph() throws(MPZError) -> [UInt8] {
-        try decoded(sections.first { $0.kind == .graph }!)
+    /// The graph section, decoded: the graph (an `ONNXSkeleton`) and, for Keras, the container record.
+    public func structure() throws(MPZError) -> (graph: [UInt8], container: OpaqueMessage?) {
+        let s = sections.first { $0.kind == .graph }!
+        let bytes = try decoded(s)
+        let format = sourceFormat
+        let file = name
+        let parts = try bytes.withUnsafeBytes { (p) -> Result<([UInt8], OpaqueMessage?), MPZError> in
+            var r = ByteReader(p, file: file, section: s.label)
+            return Result { () throws(MPZError) in
+                let n = try r.count("graph size", itemBytes: 1)
+                let graph = Array(try r.region(n, "graph"))
+                guard format == .keras else {
+                    guard r.remaining == 0 else { throw r.error("has \(r.remaining) bytes after the graph") }
+                    return (graph, nil)
+                }
+                let nameSize = Int(try r.u16("container type name size"))
+                let typeName = try r.region(nameSize, "container type name")
+                guard let text = String(validating: typeName, as: UTF8.self) else {
+                    throw r.error("has a container type name that is not UTF-8")
+                }
+                let record = Array(try r.region(r.remaining, "container record"))
+                return (graph, OpaqueMessage(typeName: text, bytes: record))
+            }
+        }.get()
+        return parts
     }
 
+    /// The graph, decoded: an `ONNXSkeleton`.
+    public func graph() throws(MPZError) -> [UInt8] { try structure().graph }
+
     /// The container record (Keras), if any.
-    public func container() throws(MPZError) -> OpaqueMessage? {
-        guard let s = sections.first(where: { $0.kind == .container }) else { return nil }
-        let bytes = try decoded(s)
-        guard bytes.count >= 2 else { throw MPZError(.corrupt, file: name, "is too short", in: s.label) }
-        let n = Int(bytes[0]) | Int(bytes[1]) << 8
-        guard bytes.count >= 2 + n, let typeName = String(validating: bytes[2..<2 + n], as: UTF8.self) else {
-            throw MPZError(.corrupt, file: name, "has a damaged type name", in: s.label)
-        }
-        return OpaqueMessage(typeName: typeName, bytes: Array(bytes[(2 + n)...]))
-    }
+    public func container() throws(MPZError) -> OpaqueMessage? { try structure().container }
 
     /// The info section's JSON bytes, if any.
     public func info() throws(MPZError) -> [UInt8]? {

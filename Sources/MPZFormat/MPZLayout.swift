@@ -23,6 +23,7 @@ public enum MPZ {
 /// What a section of the file holds.
 public enum MPZSectionKind: UInt8, Sendable {
     case graph = 1
+    /// Reserved (a separate container section); version 1.0 keeps the container in the graph section.
     case container = 2
     case info = 3
     case tensor = 4

@@ -74,24 +74,24 @@ public enum MPZWriter {
             let c = raw.withUnsafeBytes { ContextCoder.compress($0) }
             return c.count < raw.count ? (1, c) : (0, raw)
         }
-        for (kind, raw) in [(MPZSectionKind.graph, contents.graph)] {
-            guard raw.count <= MPZ.maxCodedSectionBytes else {
-                throw MPZError(.invalidInput, file: file, "the graph needs \(raw.count) bytes; at most 1 GiB fits")
-            }
-            let (coding, payload) = coded(raw)
-            kinds.append((kind, coding, payload, raw.count, 0))
-        }
+        // The graph section: the graph, then (Keras) the container record, in one coded stream, since the
+        // container repeats much of what the graph says (layer names, configs).
+        var g = ByteWriter()
+        g.u64(UInt64(contents.graph.count))
+        g.raw(contents.graph)
         if let c = contents.container {
-            var w = ByteWriter()
             let name = Array(c.typeName.utf8)
-            w.u16(UInt16(name.count))
-            w.raw(name)
-            w.raw(c.bytes)
-            let (coding, payload) = coded(w.bytes)
-            kinds.append((.container, coding, payload, w.bytes.count, 0))
+            g.u16(UInt16(name.count))
+            g.raw(name)
+            g.raw(c.bytes)
         } else if contents.sourceFormat == .keras {
             throw MPZError(.invalidInput, file: file, "a Keras model needs its container record")
         }
+        guard g.bytes.count <= MPZ.maxCodedSectionBytes else {
+            throw MPZError(.invalidInput, file: file, "the graph needs \(g.bytes.count) bytes; at most 1 GiB fits")
+        }
+        let (coding, payload) = coded(g.bytes)
+        kinds.append((.graph, coding, payload, g.bytes.count, 0))
         if let info = contents.info {
             let (coding, payload) = coded(info)
             kinds.append((.info, coding, payload, info.count, 0))

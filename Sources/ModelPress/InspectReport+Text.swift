@@ -121,16 +121,12 @@ extension InspectReport {
             out.append("Stored as .mpz \(z.formatVersion) (" + what.joined(separator: ", ") + ")")
             var rows = [
                 [
-                    "  graph and small tensors", "context-coded", Format.bytes(z.graphBytes),
-                    Format.bytes(z.graphStoredBytes),
+                    z.containerBytes == nil
+                        ? "  graph and small tensors" : "  graph, Keras file structure, small tensors",
+                    "context-coded", Format.bytes(z.graphBytes), Format.bytes(z.graphStoredBytes),
                     Format.ratio(z.graphBytes, z.graphStoredBytes),
                 ]
             ]
-            if let c = z.containerBytes, let st = z.containerStoredBytes {
-                rows.append([
-                    "  Keras file structure", "context-coded", Format.bytes(c), Format.bytes(st), Format.ratio(c, st),
-                ])
-            }
             rows.insert(["  tensor", "encoding", "bytes", "stored", "ratio"], at: 0)
             for t in z.tensors {
                 rows.append([

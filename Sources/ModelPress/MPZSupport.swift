@@ -27,11 +27,12 @@ public struct MPZSummary: Sendable, Codable, Hashable {
     public var formatVersion: String
     /// `onnx` or `keras`: the format `decompress` restores.
     public var sourceFormat: String
-    /// The graph (structure, small tensors inline) decoded and as stored.
+    /// The graph section (structure, small tensors inline, and for Keras the file's structure record)
+    /// decoded and as stored.
     public var graphBytes: Int
     public var graphStoredBytes: Int
+    /// Keras: the part of `graphBytes` that is the HDF5 / zip structure record.
     public var containerBytes: Int?
-    public var containerStoredBytes: Int?
     /// The info section: producer, preset, passes.
     public var info: [String: String]
     public var tensors: [MPZTensorSummary]
@@ -84,16 +85,15 @@ extension ModelPress {
         }
         var summary = MPZSummary(
             fileBytes: image.fileSize, formatVersion: "\(MPZ.majorVersion).\(MPZ.minorVersion)",
-            sourceFormat: model.format.rawValue, graphBytes: graph.count, graphStoredBytes: 0, containerBytes: nil,
-            containerStoredBytes: nil, info: info, tensors: [])
+            sourceFormat: model.format.rawValue, graphBytes: 0, graphStoredBytes: 0,
+            containerBytes: model.sourceContainer.map { $0.bytes.count }, info: info, tensors: [])
         var chunk = 0
         for s in image.sections {
             switch s.kind {
-            case .graph: summary.graphStoredBytes = s.storedSize
-            case .container:
-                summary.containerBytes = s.rawSize
-                summary.containerStoredBytes = s.storedSize
-            case .info: break
+            case .graph:
+                summary.graphBytes = s.rawSize
+                summary.graphStoredBytes = s.storedSize
+            case .container, .info: break
             case .tensor:
                 let t = tensors[chunk].tensor
                 chunk += 1
@@ -125,23 +125,22 @@ extension ModelPress {
         var model: Model
         var summary: MPZSummary
         do {
-            let graph = try archive.graph()
+            let (graph, container) = try archive.structure()
             do {
                 model = try ONNXSkeleton.decode(graph, name: path + ": graph section")
             } catch {
                 throw ModelPressError(.input, error.description)
             }
             model.format = archive.sourceFormat
-            model.sourceContainer = try archive.container()
+            model.sourceContainer = container
             let infoBytes = try archive.info()
             let info = infoBytes.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0)) } ?? [:]
             summary = MPZSummary(
                 fileBytes: archive.fileSize, formatVersion: "1.\(archive.minorVersion)",
-                sourceFormat: archive.sourceFormat.rawValue, graphBytes: graph.count,
+                sourceFormat: archive.sourceFormat.rawValue,
+                graphBytes: archive.sections.first { $0.kind == .graph }?.rawSize ?? graph.count,
                 graphStoredBytes: archive.sections.first { $0.kind == .graph }?.storedSize ?? 0,
-                containerBytes: archive.sections.first { $0.kind == .container }?.rawSize,
-                containerStoredBytes: archive.sections.first { $0.kind == .container }?.storedSize, info: info,
-                tensors: [])
+                containerBytes: container.map { $0.bytes.count }, info: info, tensors: [])
         } catch let e as MPZError {
             throw fail(e)
         } catch let e as ModelPressError {

@@ -161,12 +161,11 @@ struct CompressOutcome: Codable {
         var lines = [
             "\(input.path): \(bytesText(input.bytes)) -> \(bytesText(mpz.fileBytes)) as .mpz "
                 + "(\(String(format: "%.2f", ratio))x\(preset.map { ", preset \($0)" } ?? ""))",
-            "  graph and small tensors \(bytesText(mpz.graphBytes)) -> \(bytesText(mpz.graphStoredBytes)); "
+            "  graph\(mpz.containerBytes == nil ? "" : ", Keras file structure") and small tensors "
+                + "\(bytesText(mpz.graphBytes)) -> \(bytesText(mpz.graphStoredBytes)); "
                 + "\(mpz.tensors.count) tensor chunks \(bytesText(dense)) -> \(bytesText(weights))",
         ]
-        if let c = mpz.containerBytes, let s = mpz.containerStoredBytes {
-            lines.append("  Keras file structure \(bytesText(c)) -> \(bytesText(s))")
-        }
+
         if let o = output { lines.append("wrote \(o.path)") }
         return lines.joined(separator: "\n")
     }

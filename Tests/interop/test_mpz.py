@@ -555,7 +555,7 @@ def _json_problems(c: Compressed, model_id: str, preset: str) -> list[str]:
         problems.append(f"ratio {d['ratio']} != input.bytes / file size {in_bytes / size}")
     tensors = m.get("tensors", [])
     chunk_sum = sum(t["fileBytes"] for t in tensors)
-    stored = chunk_sum + m.get("graphStoredBytes", 0) + (m.get("containerStoredBytes") or 0)
+    stored = chunk_sum + m.get("graphStoredBytes", 0)
     if stored > size:
         problems.append(f"chunks {chunk_sum} + graph {m.get('graphStoredBytes')} B = {stored} B > file size {size}")
 
