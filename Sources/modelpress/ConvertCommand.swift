@@ -47,12 +47,7 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup(title: "Compression (weights are written back as --onnx-weights says; dequantized by default)")
     var compression: CompressionOptions
 
-    @Option(
-        name: .customLong("onnx-weights"),
-        help: ArgumentHelp(
-            "How an ONNX output stores weights: float (dequantized), qdq (int8/uint8 + DequantizeLinear) or fp16.",
-            valueName: "float|qdq|fp16"))
-    var onnxWeightsText = "float"
+    @OptionGroup var weights: ONNXWeightsOption
 
     @Option(help: "Output format when the name does not say (or for -): onnx, keras or mpz.")
     var to: String?
@@ -66,7 +61,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { () throws(ModelPressError) in
-            let onnxWeights = try ModelPress.onnxWeightMode(onnxWeightsText)
+            let onnxWeights = try weights.mode()
             let recipe = try compression.makeRecipe()
             let toMPZ: Bool
             switch to?.lowercased() {

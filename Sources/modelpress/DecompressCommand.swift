@@ -23,12 +23,7 @@ struct DecompressCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The restored model (.onnx, .h5, .keras), or - for standard output.")
     var output: String
 
-    @Option(
-        name: .customLong("onnx-weights"),
-        help: ArgumentHelp(
-            "How an ONNX output stores weights: float (dequantized), qdq (int8/uint8 + DequantizeLinear) or fp16.",
-            valueName: "float|qdq|fp16"))
-    var onnxWeightsText = "float"
+    @OptionGroup var weights: ONNXWeightsOption
 
     @Flag(help: "Run on one core (default: every core).")
     var singleThread = false
@@ -38,7 +33,7 @@ struct DecompressCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { () throws(ModelPressError) in
-            let onnxWeights = try ModelPress.onnxWeightMode(onnxWeightsText)
+            let onnxWeights = try weights.mode()
             let progress = Progress(quiet: quiet)
             defer { progress.finish() }
             progress.stage("reading \(input)")
