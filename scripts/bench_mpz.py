@@ -893,16 +893,18 @@ def write_section(args, results, big, huffman, context, extra):
                  f"**{(s[1] / s[0] - 1) * 100:+.1f}%** | |")
     L += ["", "`.mpz vs zstd`: how much larger `zstd -19` of the same bytes is than the .mpz graph section "
           "(positive: the context coder wins).", ""]
-    L += ["| Keras file | graph section bytes (graph + container record) | of which container record | graph section stored | info + index + header + padding |",
-          "|---|---:|---:|---:|---:|"]
+    rows = []
     for mo in keras_models:
-        rep = mo["reports"].get("lossless")
+        rep = mo.get("reports", {}).get("lossless")
         if not rep:
             continue
         m = rep["mpz"]
         rest = m["fileBytes"] - m["graphStoredBytes"] - sum(t["fileBytes"] for t in m["tensors"])
-        L.append(f"| {mo['name']} | {m['graphBytes']:,} | {fmt_int(m.get('containerBytes'))} "
-                 f"| {m['graphStoredBytes']:,} | {rest:,} |")
+        rows.append(f"| {mo['name']} | {m['graphBytes']:,} | {fmt_int(m.get('containerBytes'))} "
+                    f"| {m['graphStoredBytes']:,} | {rest:,} |")
+    if rows:  # only when the Keras runs kept their --json reports
+        L += ["| Keras file | graph section bytes (graph + container record) | of which container record | "
+              "graph section stored | info + index + header + padding |", "|---|---:|---:|---:|---:|"] + rows
     L.append("")
 
     # notes
