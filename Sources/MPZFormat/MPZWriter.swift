@@ -107,7 +107,9 @@ public enum MPZWriter {
         var contextBudget = MPZWriter.contextBudgetBytes
         var tryContext = [Bool](repeating: false, count: tensors.count)
         for (i, t) in tensors.enumerated() {
-            guard case .dense(let b) = t.tensor.storage, b.count <= ChunkCodec.contextMaxBytes, b.count <= contextBudget
+            guard case .dense(let b) = t.tensor.storage, b.count <= ChunkCodec.contextMaxBytes,
+                b.count <= contextBudget,
+                let width = ChunkCodec.planeWidth(t.tensor.dtype), Self.repeatsValues(b, width: width)
             else { continue }
             tryContext[i] = true
             contextBudget -= b.count
@@ -167,6 +169,25 @@ public enum MPZWriter {
         h.u32(CRC32C.checksum(h.bytes))
         return MPZImage(
             header: h.bytes, index: index.bytes, sections: sections, payloads: kinds.map(\.2), fileSize: fileSize)
+    }
+
+    /// True when at most a quarter of the elements are distinct values, or at least a tenth are zero: the
+    /// context coder then finds what byte planes cannot (trained float weights are nearly all distinct,
+    /// and byte planes suit them; constructed kernels and quantized tables repeat).
+    static func repeatsValues(_ b: TensorBuffer, width: Int) -> Bool {
+        let n = b.count / width
+        guard n > 0 else { return false }
+        return b.withUnsafeBytes { p in
+            var seen = Set<UInt64>()
+            var zeros = 0
+            for i in 0..<n {
+                var v: UInt64 = 0
+                for k in 0..<width { v |= UInt64(p[i * width + k]) << UInt64(8 * k) }
+                if v == 0 { zeros += 1 }
+                if seen.count <= n / 4 { seen.insert(v) }
+            }
+            return seen.count <= n / 4 || zeros >= n / 10
+        }
     }
 
     /// Writes `image` to `path` through a temporary file in the same folder, renamed into place when
