@@ -73,14 +73,7 @@ public enum SymbolCoder {
     public static func encode(
         packed: TensorBuffer, bits: Int, count: Int, modes: [Mode] = Mode.allCases
     ) throws(CompressionError) -> (block: TensorBuffer, stats: SymbolCodingStats) {
-        let needed = try checkArguments(bits: bits, count: count)
-        guard packed.count >= needed else {
-            throw CompressionError(
-                .invalidTensor,
-                "packed codes hold \(packed.count) bytes but \(count) codes of \(bits) bits need \(needed)")
-        }
-        let codes = packed.withUnsafeBytes { SymbolPacking.unpack($0, bits: bits, count: count) }
-        let histogram = codes.withUnsafeBufferPointer { HuffmanSequence.histogram($0, alphabetSize: 1 << bits) }
+        let (needed, codes, histogram) = try unpacked(packed, bits: bits, count: count)
         let entropy = entropyBits(histogram: histogram, count: count)
 
         var candidates: [String: Int] = ["store": 1 + needed]
@@ -170,6 +163,13 @@ public enum SymbolCoder {
 
     /// Order-0 entropy in bits of the whole symbol sequence (for reports). O(n).
     public static func entropyBits(packed: TensorBuffer, bits: Int, count: Int) throws(CompressionError) -> Double {
+        entropyBits(histogram: try unpacked(packed, bits: bits, count: count).histogram, count: count)
+    }
+
+    /// The packed size `count` codes of `bits` need, the codes, and their histogram; checks the arguments.
+    private static func unpacked(_ packed: TensorBuffer, bits: Int, count: Int) throws(CompressionError) -> (
+        needed: Int, codes: [UInt16], histogram: [UInt64]
+    ) {
         let needed = try checkArguments(bits: bits, count: count)
         guard packed.count >= needed else {
             throw CompressionError(
@@ -178,7 +178,7 @@ public enum SymbolCoder {
         }
         let codes = packed.withUnsafeBytes { SymbolPacking.unpack($0, bits: bits, count: count) }
         let histogram = codes.withUnsafeBufferPointer { HuffmanSequence.histogram($0, alphabetSize: 1 << bits) }
-        return entropyBits(histogram: histogram, count: count)
+        return (needed, codes, histogram)
     }
 
     /// `Σ f log2(n / f)` over the nonzero frequencies.
