@@ -10,10 +10,14 @@ PYTHON := $(VENV)/bin/python
 KERAS_VENV := .venv-keras
 KERAS_PYTHON := $(KERAS_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-SWIFT_FLAGS := -Xswiftc -warnings-as-errors
+# -O for every module, tests included: the kernels run over millions of weights in the tests and the interop
+# suite runs the binary on real models. Given here rather than as unsafeFlags in Package.swift, so the package
+# stays usable as a dependency (SwiftPM refuses unsafeFlags in dependencies).
+SWIFT_FLAGS := -Xswiftc -warnings-as-errors -Xswiftc -O
 DEMO_OUT := demo-out
 
-.PHONY: all deps apt-deps build demo test lint swift-test interop clean keras-deps test-keras
+.PHONY: all deps apt-deps build demo test lint swift-test interop clean keras-deps test-keras consumer-check \
+	bench-build
 
 all: build
 
@@ -73,7 +77,7 @@ demo: deps
 	.build/release/modelpress decompress $(DEMO_OUT)/digits_cnn.mpz -o $(DEMO_OUT)/digits_cnn.small.h5
 
 lint:
-	swift format lint --strict -r Sources Tests Package.swift
+	swift format lint --strict -r Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Sources
 
 swift-test: apt-deps
 	swift build $(SWIFT_FLAGS)
@@ -84,8 +88,20 @@ interop: deps
 	MODELPRESS_BIN=$(CURDIR)/.build/debug/modelpress $(PYTHON) -m pytest Tests/interop -q -p no:cacheprovider \
 	  --ignore=Tests/interop/test_keras.py --ignore=Tests/interop/test_keras_mpz.py
 
+# A package outside this one that depends on ModelPress by path builds and calls load/compress/writeMPZ
+# (Tests/Consumer): the library stays usable as a dependency.
+consumer-check: apt-deps
+	swift build --package-path Tests/Consumer --scratch-path .build-consumer -Xswiftc -warnings-as-errors
+	@mkdir -p $(DEMO_OUT)
+	.build-consumer/debug/consumer samples/digits_mlp.onnx $(DEMO_OUT)/consumer.mpz
+	@test -s $(DEMO_OUT)/consumer.mpz
+
+# The micro-benchmark package (Benchmarks/) keeps building; scripts/bench-mpz.sh runs it in release mode.
+bench-build: apt-deps
+	swift build --package-path Benchmarks --scratch-path .build-bench-pkg -Xswiftc -warnings-as-errors
+
 # test-keras is part of `make test`: its venv (first time ~1-2 min) and its run (~1.5 min) fit.
-test: deps lint swift-test interop test-keras
+test: deps lint swift-test interop test-keras consumer-check bench-build
 
 # Keras HDF5 round trips judged by h5diff, h5py and the Keras that wrote each file (run by `make test`;
 # interop leaves Tests/interop/test_keras.py to this target, which has the keras venv it needs).
@@ -95,4 +111,4 @@ test-keras: deps keras-deps
 	  $(PYTHON) -m pytest Tests/interop/test_keras.py Tests/interop/test_keras_mpz.py -q -p no:cacheprovider
 
 clean:
-	rm -rf .build $(DEMO_OUT)
+	rm -rf .build .build-consumer .build-bench-pkg $(DEMO_OUT)

@@ -5,7 +5,10 @@ import PackageDescription
 let package = Package(
     name: "ModelPress",
     products: [
-        .library(name: "ModelPress", targets: ["ModelPress"]),
+        // The facade and the IR it speaks (Model, Tensor, ...).
+        .library(name: "ModelPress", targets: ["ModelPress", "ModelIR"]),
+        // The entropy coders on their own (used by the benchmark package, usable by anyone).
+        .library(name: "Codecs", targets: ["Codecs"]),
         .executable(name: "modelpress", targets: ["modelpress"]),
     ],
     dependencies: [
@@ -39,32 +42,32 @@ let package = Package(
             dependencies: ["ModelIR", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
 
-        // Compression passes, the pass manager and error metrics. Pure Swift over the IR. Optimized even
-        // in debug builds: the kernels run over millions of weights in the tests.
-        .target(
-            name: "Compression", dependencies: ["ModelIR"], swiftSettings: [.unsafeFlags(["-O"])],
-            linkerSettings: [.linkedLibrary("m")]),
+        // Entropy coders and bit-level layouts: bit packing, Huffman codes/blocks/streams, the symbol coder,
+        // byte planes, the context-mixing coder, CRC32C. Pure Swift; ModelIR only for its byte buffer.
+        .target(name: "Codecs", dependencies: ["ModelIR"], linkerSettings: [.linkedLibrary("m")]),
 
-        // The .mpz container (schemas/mpz.md): writer and memory-mapped reader. Pure Swift; its entropy coders
-        // are Compression's.
-        .target(name: "MPZFormat", dependencies: ["ModelIR", "Compression"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Compression passes, the pass manager, recipes, presets, channel axes and error metrics. Pure Swift
+        // over the IR.
+        .target(name: "Compression", dependencies: ["ModelIR", "Codecs"], linkerSettings: [.linkedLibrary("m")]),
+
+        // ONNX-specific storage of compressed weights (qdq DequantizeLinear, palette Gather, fp16 Cast): a
+        // rewrite of the IR's ONNX graph, over the passes' tensor encodings.
+        .target(name: "ONNXExport", dependencies: ["ModelIR", "Compression"]),
+
+        // The .mpz container (schemas/mpz.md): writer and memory-mapped reader. Pure Swift.
+        .target(name: "MPZFormat", dependencies: ["ModelIR", "Codecs"]),
 
         // Library facade used by the CLI.
         .target(
-            name: "ModelPress", dependencies: ["ModelIR", "ONNXFormat", "KerasHDF5", "Compression", "MPZFormat"]),
+            name: "ModelPress",
+            dependencies: ["ModelIR", "ONNXFormat", "ONNXExport", "KerasHDF5", "Compression", "MPZFormat"]),
         .executableTarget(
             name: "modelpress",
             dependencies: [
                 "ModelPress",
-                "Compression",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-
-        // Micro-benchmarks of the kernels (Huffman and context coder throughput) for scripts/bench-*.
-        .executableTarget(
-            name: "mpbench", dependencies: ["Compression", "ModelIR"], path: "Benchmarks/mpbench",
-            swiftSettings: [.unsafeFlags(["-O"])]),
 
         // Fixtures and helpers shared by the test targets.
         .target(name: "TestSupport", dependencies: ["ModelIR"]),
@@ -72,11 +75,18 @@ let package = Package(
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "ModelIR", "TestSupport"]),
         .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "ModelIR", "TestSupport"]),
         .testTarget(
+            name: "CodecsTests",
+            dependencies: ["Codecs", "Compression", "ModelIR", "TestSupport", "ONNXFormat", "KerasHDF5"]),
+        .testTarget(
             name: "CompressionTests",
-            dependencies: ["Compression", "ModelIR", "TestSupport", "ONNXFormat", "KerasHDF5"]
+            dependencies: ["Compression", "Codecs", "ModelIR", "TestSupport", "ONNXFormat", "KerasHDF5"]
         ),
         .testTarget(
-            name: "MPZFormatTests", dependencies: ["MPZFormat", "Compression", "ModelIR", "TestSupport", "ONNXFormat"]),
+            name: "ONNXExportTests",
+            dependencies: ["ONNXExport", "Compression", "ModelIR", "TestSupport", "ONNXFormat"]),
+        .testTarget(
+            name: "MPZFormatTests",
+            dependencies: ["MPZFormat", "Codecs", "Compression", "ModelIR", "TestSupport", "ONNXFormat"]),
         .testTarget(name: "ModelPressCLITests", dependencies: ["TestSupport"]),
     ]
 )

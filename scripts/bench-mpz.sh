@@ -70,11 +70,15 @@ free_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
 [ "$BIG" = 0 ] || [ "$free_kb" -gt $((6 * 1024 * 1024)) ] ||
     die "needs 6 GiB free disk in $BENCH_DIR (df -h $BENCH_DIR), or BIG=0"
 
-build() {  # build PRODUCT
+build() {  # build PRODUCT [--package-path P --scratch-path S]
     # Other people may be editing sources: a build can fail when a file changes under it; retry.
+    local product=$1
+    shift
+    local where=("$@")
+    [ ${#where[@]} -gt 0 ] || where=(--scratch-path "$SCRATCH")
     for attempt in 1 2 3; do
-        if swift build -c release --scratch-path "$SCRATCH" --product "$1" >&2; then return 0; fi
-        [ "$attempt" -lt 3 ] || die "release build of $1 failed"
+        if swift build -c release "${where[@]}" --product "$product" >&2; then return 0; fi
+        [ "$attempt" -lt 3 ] || die "release build of $product failed"
         sleep 10
     done
 }
@@ -89,9 +93,9 @@ fi
 if [ -n "${MPBENCH_BIN:-}" ]; then
     MPBENCH_LABEL="prebuilt ${MPBENCH_BIN#"$ROOT"/}"
 else
-    echo "bench-mpz: swift build -c release --scratch-path $SCRATCH --product mpbench" >&2
-    build mpbench
-    MPBENCH_BIN=$ROOT/$SCRATCH/release/mpbench
+    echo "bench-mpz: swift build -c release --package-path Benchmarks --scratch-path $SCRATCH-bench --product mpbench" >&2
+    build mpbench --package-path Benchmarks --scratch-path "$SCRATCH-bench"
+    MPBENCH_BIN=$ROOT/$SCRATCH-bench/release/mpbench
     MPBENCH_LABEL="release build, same tree"
 fi
 [ -x "$MODELPRESS_BIN" ] || die "MODELPRESS_BIN=$MODELPRESS_BIN is not an executable"

@@ -44,7 +44,7 @@ HERE = os.path.abspath(__file__)
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIG_NAME = "mpz-bench.onnx"
 PRESETS = ["lossless", "balanced", "small"]
-# The Huffman decoder's target (issue 5): one core, the order of zstd's huff0 in C.
+# The Huffman decoder's target: one core, the order of zstd's huff0 in C.
 HUFFMAN_DECODE_TARGET_MBPS = 1000.0
 # The .mpz spec's marker on a TensorProto whose data went to a chunk: varint field 536870910.
 MARKER_TAG = bytes([0xF0, 0xFF, 0xFF, 0xFF, 0x0F])  # varint of (536870910 << 3) | 0

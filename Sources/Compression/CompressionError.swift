@@ -1,3 +1,5 @@
+import Codecs
+
 /// An error of a compression pass or of the pipeline that runs them.
 ///
 /// `description` is one line for a terminal: where, what, and what to do.
@@ -25,4 +27,36 @@ public struct CompressionError: Error, Hashable, Sendable, CustomStringConvertib
     }
 
     public var description: String { (location.map { "\($0): " } ?? "") + message }
+}
+
+extension CompressionError {
+    /// This error with `location` filled in when it had none.
+    public func located(_ where: String) -> CompressionError {
+        var e = self
+        if e.location == nil { e.location = `where` }
+        return e
+    }
+
+    /// A codec's error as a compression error: damaged coded data stays `.corrupt`, a buffer that does not fit
+    /// its tensor is `.invalidTensor`.
+    public init(_ e: CodecError) {
+        let code: Code =
+            switch e.code {
+            case .usage: .usage
+            case .corrupt: .corrupt
+            case .invalidInput: .invalidTensor
+            case .unsupported: .unsupported
+            }
+        self.init(code, e.message, at: e.location)
+    }
+}
+
+/// Runs a codec call, its error turned into a `CompressionError`.
+@inline(__always)
+func codec<T>(_ body: () throws(CodecError) -> T) throws(CompressionError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw CompressionError(error)
+    }
 }

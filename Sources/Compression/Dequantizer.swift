@@ -20,7 +20,7 @@ public enum Dequantizer {
     }
 
     /// The decoded values of an encoded tensor, or nil when it is not encoded.
-    static func values(of t: Tensor) throws(CompressionError) -> [Float]? {
+    public static func values(of t: Tensor) throws(CompressionError) -> [Float]? {
         let dims = t.dims.map { Int($0) }
         let label = "tensor '\(t.name ?? "?")'"
         var storage = t.storage

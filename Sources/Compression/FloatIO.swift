@@ -1,11 +1,11 @@
 import ModelIR
 
 /// Converts dense float tensors to `[Float]` for the passes, and back.
-enum FloatIO {
-    static func isFloat(_ d: DType) -> Bool { d == .float32 || d == .float16 || d == .bfloat16 || d == .float64 }
+public enum FloatIO {
+    public static func isFloat(_ d: DType) -> Bool { d == .float32 || d == .float16 || d == .bfloat16 || d == .float64 }
 
     /// The elements of a dense float tensor as Float. O(n).
-    static func values(of t: Tensor) throws(CompressionError) -> [Float] {
+    public static func values(of t: Tensor) throws(CompressionError) -> [Float] {
         guard case .dense(let buffer) = t.storage, let n = t.elementCount else {
             throw CompressionError(
                 .unsupported, "is stored \(t.storage.kind); passes need plain (dense) weights",
@@ -56,7 +56,7 @@ enum FloatIO {
     }
 
     /// `values` packed as dense elements of `dtype` (rounding to nearest even for narrower types). O(n).
-    static func buffer(_ values: [Float], as dtype: DType) -> TensorBuffer {
+    public static func buffer(_ values: [Float], as dtype: DType) -> TensorBuffer {
         let n = values.count
         switch dtype {
         case .float64:

@@ -67,20 +67,22 @@ enum ModelAnalysis {
                 index: index, name: name, location: loc, dtype: t.dtype, dims: dims, consumers: found, channelAxis: nil,
                 inputAxis: nil, role: .weight, axisReason: "")
             site.role = role(of: t, site: site)
-            (site.channelAxis, site.inputAxis, site.axisReason) = axes(site)
+            (site.channelAxis, site.inputAxis, site.axisReason) = ChannelAxes.axes(site)
             sites.append(site)
         }
         return sites
     }
 
     static func kerasWeightName(_ t: Tensor) -> String? {
-        let w = t.metadata.first { $0.key == "keras.weight" }?.value ?? t.name ?? ""
+        let w = t.metadata.first { $0.key == KerasMetadata.weight }?.value ?? t.name ?? ""
         let last = w.split(separator: "/").last.map(String.init) ?? w
         return last.split(separator: ":").first.map(String.init) ?? last
     }
 
     static func role(of t: Tensor, site: TensorSite) -> WeightRole {
-        if let r = t.metadata.first(where: { $0.key == "keras.role" })?.value, r != "weight" { return .notAWeight }
+        if let r = t.metadata.first(where: { $0.key == KerasMetadata.role })?.value, r != KerasMetadata.Role.weight {
+            return .notAWeight
+        }
         switch t.dtype {
         case .float32, .float16, .bfloat16, .float64: break
         case .int8, .uint8, .int4, .uint4, .int2, .uint2: return .quantized
@@ -114,48 +116,5 @@ enum ModelAnalysis {
             }
         }
         return .weight
-    }
-
-    /// (output-channel axis, input axis, reason).
-    static func axes(_ site: TensorSite) -> (Int?, Int?, String) {
-        let r = site.dims.count
-        guard r >= 2 else { return (nil, nil, "it has rank \(r)") }
-        guard !site.consumers.isEmpty else { return (nil, nil, "no operator consumes it") }
-        var found: [(Int?, Int?, String)] = []
-        for c in site.consumers { found.append(axes(for: c, rank: r)) }
-        let first = found[0]
-        if found.allSatisfy({ $0.0 == first.0 && $0.1 == first.1 }) { return first }
-        return (nil, nil, "its consumers disagree on the channel axis (\(found.map(\.2).joined(separator: ", ")))")
-    }
-
-    private static func axes(for c: TensorConsumer, rank r: Int) -> (Int?, Int?, String) {
-        if c.domain == "keras" {
-            let w = c.weightName ?? ""
-            let cls = c.opType
-            let what = "Keras \(cls) \(w)"
-            if cls == "Embedding" { return (0, 1, what + " (rows)") }
-            if w == "depthwise_kernel" || (cls.hasPrefix("DepthwiseConv") && w == "kernel") {
-                return (r - 2, nil, what + " (input channels)")
-            }
-            if cls.hasSuffix("Transpose") { return (r - 2, r - 1, what) }
-            if ["LSTM", "GRU", "SimpleRNN"].contains(cls) || cls == "Dense" || cls == "EinsumDense" {
-                return (r - 1, 0, what)
-            }
-            if cls.hasPrefix("Conv") || cls.hasPrefix("SeparableConv") || w == "pointwise_kernel" {
-                return (r - 1, r - 2, what)
-            }
-            return (r - 1, r == 2 ? 0 : r - 2, what + " (assumed last axis)")
-        }
-        switch (c.opType, c.inputIndex) {
-        case ("Conv", 1): return (0, 1, c.group > 1 ? "Conv weight, group=\(c.group)" : "Conv weight")
-        case ("ConvTranspose", 1): return (1, 0, "ConvTranspose weight")
-        case ("Gemm", 1): return c.transB ? (0, 1, "Gemm B, transB=1") : (1, 0, "Gemm B, transB=0")
-        case ("MatMul", 1): return (r - 1, r - 2, "MatMul B")
-        case ("MatMul", 0): return (r - 2, r - 1, "MatMul A")
-        case ("Gather", 0): return (0, r == 2 ? 1 : nil, "Gather table (rows)")
-        case ("LSTM", 1), ("LSTM", 2), ("GRU", 1), ("GRU", 2), ("RNN", 1), ("RNN", 2):
-            return (1, r >= 3 ? 2 : nil, "\(c.opType) weights")
-        default: return (nil, nil, "\(c.qualifiedOpType) input \(c.inputIndex) has no known channel axis")
-        }
     }
 }

@@ -31,18 +31,6 @@ public struct KerasReadResult: Sendable {
     public var info: KerasFileInfo
 }
 
-/// Metadata keys ModelPress puts on Keras tensors and layer nodes.
-public enum KerasMetadata {
-    /// On tensors: the layer that owns the weight (innermost layer named in its path).
-    public static let layer = "keras.layer"
-    /// On tensors: `weight` (a model weight), `optimizer` (optimizer state), or `other`.
-    public static let role = "keras.role"
-    /// On tensors: the weight's name as the file lists it (`dense/kernel:0`, `vars/0`).
-    public static let weight = "keras.weight"
-    /// On nodes: the enclosing model layer of a nested model's layer.
-    public static let parent = "keras.parent"
-}
-
 /// Reads Keras HDF5 files (full models and weights-only, Keras 2 and 3) and Keras 3 `.keras` zips.
 public enum KerasReader {
     /// Reads the file at `path`.
@@ -222,14 +210,14 @@ enum KerasModelBuilder {
             let name = tensors[i].name ?? ""
             let role: String
             if let o = owner[i] {
-                role = "weight"
+                role = KerasMetadata.Role.weight
                 tensors[i].metadata.append(MetadataEntry(key: KerasMetadata.layer, value: o))
             } else if optimizerRoots.contains(where: { name.hasPrefix($0) }) {
-                role = "optimizer"
+                role = KerasMetadata.Role.optimizer
                 info.optimizerTensors += 1
                 info.optimizerBytes += tensors[i].denseByteCount ?? 0
             } else {
-                role = "other"
+                role = KerasMetadata.Role.other
             }
             tensors[i].metadata.append(MetadataEntry(key: KerasMetadata.role, value: role))
             if let w = weightName[i] { tensors[i].metadata.append(MetadataEntry(key: KerasMetadata.weight, value: w)) }

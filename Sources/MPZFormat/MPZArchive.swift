@@ -1,4 +1,4 @@
-import Compression
+import Codecs
 import ModelIR
 
 /// A `.mpz` file opened for reading: header and index checked, sections decoded on demand.

@@ -1,4 +1,4 @@
-import Compression
+import Codecs
 import ModelIR
 
 /// How a tensor chunk stores its elements (schemas/mpz.md, 7.2).
@@ -244,7 +244,7 @@ enum ChunkCodec {
             }
             return TensorBuffer(copying: p)
         }
-        func corrupt(_ e: CompressionError) -> MPZError { MPZError(.corrupt, file: file, e.description, in: label) }
+        func corrupt(_ e: CodecError) -> MPZError { MPZError(.corrupt, file: file, e.description, in: label) }
         func symbols(_ p: UnsafeRawBufferPointer, bits: Int, entropy: UInt8) throws(MPZError) -> TensorBuffer {
             let packed = (n * bits + 7) / 8
             if entropy == 0 {
@@ -261,7 +261,7 @@ enum ChunkCodec {
                 return out
             } catch let e as MPZError {
                 throw e
-            } catch let e as CompressionError {
+            } catch let e as CodecError {
                 throw corrupt(e)
             } catch {
                 throw r.error("\(error)")

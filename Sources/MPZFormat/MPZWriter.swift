@@ -1,4 +1,4 @@
-import Compression
+import Codecs
 import Dispatch
 import ModelIR
 

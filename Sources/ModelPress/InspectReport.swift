@@ -207,7 +207,9 @@ extension InspectReport {
         var inAttributes = 0
         m.visitTensors { loc, t in
             // Optimizer state is reported under `keras`, not as model parameters.
-            if m.format == .keras, t.metadata.contains(where: { $0.key == "keras.role" && $0.value == "optimizer" }) {
+            if m.format == .keras,
+                t.metadata.contains(where: { $0.key == KerasMetadata.role && $0.value == KerasMetadata.Role.optimizer })
+            {
                 return
             }
             let elements = t.elementCount ?? 0
@@ -222,7 +224,7 @@ extension InspectReport {
                 TensorInfo(
                     name: t.name ?? "", dtype: t.dtype.name, shape: t.dims, elements: elements, bytes: bytes,
                     role: loc.role.rawValue,
-                    location: t.metadata.first { $0.key == "keras.layer" }.map { "layer " + ($0.value ?? "?") }
+                    location: t.metadata.first { $0.key == KerasMetadata.layer }.map { "layer " + ($0.value ?? "?") }
                         ?? loc.description,
                     storedAs: Self.storedAs(t.layout.dataField),
                     stats: includeTensors ? TensorStatistics.compute(t) : nil))

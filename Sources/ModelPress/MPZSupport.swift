@@ -54,7 +54,7 @@ extension ModelPress {
     }
 
     /// Encodes `model` (dense or as the passes left it) as a `.mpz` image; nothing is written yet.
-    public static func mpzImage(_ model: Model, path: String, info: [String: String], threads: Int)
+    static func mpzImage(_ model: Model, path: String, info: [String: String], threads: Int)
         throws(ModelPressError) -> (MPZImage, MPZSummary)
     {
         var detached = Set<Int>()
@@ -71,7 +71,7 @@ extension ModelPress {
         do {
             graph = try ONNXSkeleton.serialize(model, detached: detached)
         } catch {
-            throw ModelPressError(.output, "\(path): cannot encode the graph: \(error.description)")
+            throw ModelPressError(.output, "\(path): cannot encode the graph: \(error.description)", cause: error)
         }
         let infoBytes = Array(jsonObject(info).utf8)
         let contents = MPZContents(
@@ -81,7 +81,7 @@ extension ModelPress {
         do {
             image = try MPZWriter.image(contents, file: path, threads: threads)
         } catch {
-            throw ModelPressError(error.code == .invalidInput ? .unsupported : .output, error.description)
+            throw ModelPressError(error.code == .invalidInput ? .unsupported : .output, error.description, cause: error)
         }
         var summary = MPZSummary(
             fileBytes: image.fileSize, formatVersion: "\(MPZ.majorVersion).\(MPZ.minorVersion)",
@@ -108,11 +108,11 @@ extension ModelPress {
     }
 
     /// Writes `image` to `path` (temporary file, then rename; `-` for standard output).
-    public static func writeMPZ(_ image: MPZImage, to path: String, protectedPaths: [String]) throws(ModelPressError) {
+    static func writeMPZ(_ image: MPZImage, to path: String, protectedPaths: [String]) throws(ModelPressError) {
         do {
             try MPZWriter.write(image, to: path, protectedPaths: protectedPaths)
         } catch {
-            throw ModelPressError(.output, error.description)
+            throw ModelPressError(.output, error.description, cause: error)
         }
     }
 
@@ -120,7 +120,7 @@ extension ModelPress {
     /// passes chose (Huffman-coded symbols decoded back to packed codes), plus the file's summary.
     static func loadMPZ(_ archive: MPZArchive, path: String, threads: Int) throws(ModelPressError) -> LoadedModel {
         func fail(_ e: MPZError) -> ModelPressError {
-            ModelPressError(e.code == .unsupported ? .unsupported : .input, e.description)
+            ModelPressError(e.code == .unsupported ? .unsupported : .input, e.description, cause: e)
         }
         var model: Model
         var summary: MPZSummary
@@ -129,7 +129,7 @@ extension ModelPress {
             do {
                 model = try ONNXSkeleton.decode(graph, name: path + ": graph section")
             } catch {
-                throw ModelPressError(.input, error.description)
+                throw ModelPressError(.input, error.description, cause: error)
             }
             model.format = archive.sourceFormat
             model.sourceContainer = container
@@ -248,10 +248,10 @@ extension ModelPress {
 
 extension ModelPress {
     /// The report of a model compressed without passes (lossless preset).
-    public static func losslessReport(_ model: Model) -> Report { Report.unchanged(model) }
+    static func losslessReport(_ model: Model) -> Report { Report.unchanged(model) }
 
     /// Puts the `.mpz` file's sizes into `report`.
-    public static func fill(_ report: inout Report, with summary: MPZSummary) {
+    static func fill(_ report: inout Report, with summary: MPZSummary) {
         var chunks: [Int: Int] = [:]
         var encodings: [Int: String] = [:]
         for t in summary.tensors {
@@ -266,7 +266,7 @@ extension ModelPress {
     /// `model` (as read from a `.mpz` file, or as the passes left it) made writable as `path`: the
     /// weights decoded, or for ONNX stored as `mode` says. Fails, before anything is written, when `path`
     /// asks for another format than the model's own.
-    public static func restored(_ model: Model, to path: String, onnxWeights mode: ONNXWeightMode)
+    public static func restored(_ model: Model, to path: String, onnxWeights mode: ONNXWeights)
         throws(ModelPressError) -> (Model, [String])
     {
         let target = path == "-" ? model.format : (format(ofPath: path, firstBytes: []) ?? .onnx)
@@ -284,9 +284,9 @@ extension ModelPress {
             do {
                 return (try Dequantizer.dense(model), [])
             } catch {
-                throw ModelPressError(.unsupported, "\(path): \(error.description)")
+                throw ModelPressError(.unsupported, "\(path): \(error.description)", cause: error)
             }
         }
-        return try onnxWeights(model, mode: mode)
+        return try onnxWeights(model, as: mode)
     }
 }

@@ -1,4 +1,5 @@
 import Compression
+import Foundation
 import KerasHDF5
 import MPZFormat
 import ModelIR
@@ -7,27 +8,6 @@ import ONNXFormat
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// An error of the ModelPress library: one line for the user, with a code for scripts.
-public struct ModelPressError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        /// The command line or options were wrong.
-        case usage
-        /// An input could not be read or is not a valid model.
-        case input
-        /// The output could not be written.
-        case output
-        /// The model uses something not supported yet.
-        case unsupported
-    }
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var description: String { message }
-}
 
 /// A model read from a file, with what the reader noticed.
 public struct LoadedModel: Sendable {
@@ -106,7 +86,7 @@ public enum ModelPress {
                     ? try MPZArchive(bytes: TensorBuffer(copying: bytes), name: path) : try MPZArchive(path: path)
                 return try loadMPZ(archive, path: path, threads: threads)
             } catch let e as MPZError {
-                throw ModelPressError(e.code == .unsupported ? .unsupported : .input, e.description)
+                throw ModelPressError(e.code == .unsupported ? .unsupported : .input, e.description, cause: e)
             } catch let e as ModelPressError {
                 throw e
             } catch {
@@ -120,7 +100,8 @@ public enum ModelPress {
                 return LoadedModel(
                     path: path, model: r.model, diagnostics: r.diagnostics, fileBytes: size, keras: r.info)
             } catch {
-                throw ModelPressError(error.code == .unsupported ? .unsupported : .input, error.description)
+                throw ModelPressError(
+                    error.code == .unsupported ? .unsupported : .input, error.description, cause: error)
             }
         case .onnx:
             do {
@@ -132,7 +113,7 @@ public enum ModelPress {
                     path: path, model: r.model, diagnostics: r.diagnostics, fileBytes: size,
                     externalFiles: r.externalFiles)
             } catch {
-                throw ModelPressError(.input, error.description)
+                throw ModelPressError(.input, error.description, cause: error)
             }
         }
     }
@@ -184,7 +165,7 @@ public enum ModelPress {
                 path: path, bytes: r.bytes, externalDataPath: r.externalDataPath, externalDataBytes: r.externalDataBytes
             )
         } catch let e as ONNXError {
-            throw ModelPressError(.output, e.description)
+            throw ModelPressError(.output, e.description, cause: e)
         } catch let e as ModelPressError {
             throw e
         } catch {
@@ -210,7 +191,7 @@ public enum ModelPress {
             let r = try KerasWriter.write(model, to: path, options: o)
             return WrittenModel(path: path, bytes: r.bytes, externalDataPath: nil, externalDataBytes: 0)
         } catch let e as KerasError {
-            throw ModelPressError(e.code == .unsupported ? .unsupported : .output, e.description)
+            throw ModelPressError(e.code == .unsupported ? .unsupported : .output, e.description, cause: e)
         } catch let e as ModelPressError {
             throw e
         } catch {
@@ -272,24 +253,67 @@ public enum ModelPress {
 }
 
 extension ModelPress {
+    /// Runs the passes `selection` names (a preset; `balanced` when it names none) over `model`. The result's
+    /// tensors are in the encodings the passes chose: write it with `writeMPZ`, or `restored` for ONNX/Keras.
+    public static func compress(
+        _ model: Model, selection: PassSelection = .init(),
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws(ModelPressError) -> CompressedModel {
+        try selection.validate()
+        let recipe = try selection.customRecipe() ?? (selection.preset ?? .balanced).preset.recipe
+        guard let recipe else { return CompressedModel(model: model, report: losslessReport(model), warnings: []) }
+        let r = try compress(model, recipe: recipe, parallel: threads > 1)
+        return CompressedModel(
+            model: r.model, report: r.report,
+            warnings: r.diagnostics.filter { $0.severity == .warning }.map { "\($0)" })
+    }
+
+    /// Writes `model` (as `compress` left it, or as read) as a `.mpz` file at `path` (`-`: standard output),
+    /// never over one of `protectedPaths`. Returns the file's sections.
+    public static func writeMPZ(
+        _ model: Model, to path: String, protectedPaths: [String] = [],
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) throws(ModelPressError) -> MPZSummary {
+        let info = ["producer": "modelpress \(ModelPress.version)"]
+        let (image, summary) = try mpzImage(model, path: path, info: info, threads: threads)
+        try writeMPZ(image, to: path, protectedPaths: protectedPaths)
+        return summary
+    }
+
     /// Runs `recipe`'s passes over `model`.
-    public static func compress(_ model: Model, recipe: Recipe, parallel: Bool = true) throws(ModelPressError)
+    static func compress(_ model: Model, recipe: Recipe, parallel: Bool = true) throws(ModelPressError)
         -> CompressionResult
     {
         do {
             return try PassManager(recipe: recipe, parallel: parallel).run(model)
         } catch {
             throw ModelPressError(
-                error.code == .usage ? .usage : (error.code == .unsupported ? .unsupported : .input), error.description)
+                error.code == .usage ? .usage : (error.code == .unsupported ? .unsupported : .input), error.description,
+                cause: error)
         }
     }
 
     /// The compressed model with its weights decoded back to dense values, for ONNX and Keras writers.
-    public static func dequantized(_ result: CompressionResult) throws(ModelPressError) -> Model {
+    static func dequantized(_ result: CompressionResult) throws(ModelPressError) -> Model {
         do {
             return try result.dequantizedModel()
         } catch {
-            throw ModelPressError(.unsupported, error.description)
+            throw ModelPressError(.unsupported, error.description, cause: error)
         }
     }
+}
+
+/// A model as the passes left it, with the per-tensor account of what each pass did.
+public struct CompressedModel: Sendable {
+    /// The model, its tensors in the encodings the passes chose.
+    public var model: Model
+    var report: Report
+    /// Warnings of the passes, one line each.
+    public var warnings: [String]
+
+    /// The per-tensor table.
+    public func tableText(showSkipped: Bool = false) -> String { report.renderText(showSkipped: showSkipped) }
+
+    /// The per-tensor report as JSON (schemas/compression-report.schema.json).
+    public func reportJSON() throws(ModelPressError) -> String { try ReportFile.json(report, what: "the report") }
 }

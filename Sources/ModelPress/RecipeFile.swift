@@ -16,9 +16,9 @@ import Foundation
 /// }
 /// ```
 /// `passes` may also be a list of objects: `[{"pass": "kmeans", "bits": 4}]`.
-public enum RecipeFile {
+enum RecipeFile {
     /// Reads the recipe at `path`.
-    public static func load(_ path: String) throws(ModelPressError) -> Recipe {
+    static func load(_ path: String) throws(ModelPressError) -> Recipe {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelPressError(.usage, "\(path): cannot read the recipe file")
         }
@@ -27,7 +27,7 @@ public enum RecipeFile {
         } catch let e as ModelPressError {
             throw e
         } catch let e as CompressionError {
-            throw ModelPressError(.usage, "\(path): \(e.description)")
+            throw ModelPressError(.usage, "\(path): \(e.description)", cause: e)
         } catch {
             throw ModelPressError(.usage, "\(path): \(error)")
         }
@@ -136,7 +136,7 @@ public enum RecipeFile {
 
     /// The recipe the command line describes: `--recipe`, `--passes` (replaces the recipe's pipeline) and
     /// `--max-error` (appends `auto(max_error=E)` as the encoding pass).
-    public static func fromOptions(passes: String?, recipePath: String?, maxError: Double?) throws(ModelPressError)
+    static func fromOptions(passes: String?, recipePath: String?, maxError: Double?) throws(ModelPressError)
         -> Recipe?
     {
         var recipe = try recipePath.map { path throws(ModelPressError) in try load(path) }
@@ -170,7 +170,7 @@ public enum RecipeFile {
         } catch let e as ModelPressError {
             throw e
         } catch let e as CompressionError {
-            throw ModelPressError(.usage, e.description)
+            throw ModelPressError(.usage, e.description, cause: e)
         } catch {
             throw ModelPressError(.usage, "\(error)")
         }

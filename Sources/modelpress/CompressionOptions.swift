@@ -1,7 +1,10 @@
 import ArgumentParser
-import Compression
 import Foundation
 import ModelPress
+
+extension CompressionPreset: ExpressibleByArgument {}
+extension ONNXWeights: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}
 
 /// The options that choose and report compression passes, shared by `compress` and `convert`.
 struct CompressionOptions: ParsableArguments {
@@ -29,48 +32,26 @@ struct CompressionOptions: ParsableArguments {
     @Flag(help: "Run on one core (default: every core).")
     var singleThread = false
 
-    /// The recipe these options describe, or nil when none was given.
-    func makeRecipe() throws(ModelPressError) -> Recipe? {
-        try RecipeFile.fromOptions(passes: passes, recipePath: recipe, maxError: maxError)
+    /// The passes these options choose, with `preset` when one was given.
+    func selection(preset: CompressionPreset? = nil) -> PassSelection {
+        PassSelection(preset: preset, passes: passes, recipePath: recipe, maxError: maxError)
     }
 
-    /// Prints the table (to `stream`) and writes the JSON report when asked.
-    func emit(_ result: CompressionResult, tableTo stream: Int32, quiet: Bool) throws(ModelPressError) {
-        if !quiet {
-            let text = result.report.renderText(showSkipped: showSkipped) + "\n"
-            if stream == 2 { writeStandardError(text) } else { print(text, terminator: "") }
-            for d in result.diagnostics where d.severity == .warning { writeStandardError("modelpress: \(d)\n") }
-        }
-        try writeReport(result.report)
-    }
+    var threads: Int { singleThread ? 1 : ProcessInfo.processInfo.activeProcessorCount }
 
-    /// Writes `report` as JSON to the --report file, when one was given.
-    func writeReport(_ report: Report) throws(ModelPressError) {
-        guard let path = self.report else { return }
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data: Data
-        do {
-            data = try e.encode(report)
-        } catch {
-            throw ModelPressError(.output, "\(path): cannot encode the report: \(error)")
-        }
-        if path == "-" {
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            do {
-                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-            } catch {
-                throw ModelPressError(.output, "\(path): cannot write the report: \(error.localizedDescription)")
-            }
-        }
+    /// Prints the table (to standard error when standard output carries a model) and the passes' warnings.
+    func printTable(_ outcome: CompressOutcome, toStandardError: Bool) {
+        let text = outcome.tableText(showSkipped: showSkipped) + "\n"
+        if toStandardError { writeStandardError(text) } else { print(text, terminator: "") }
+        for w in outcome.warnings { writeStandardError("modelpress: \(w)\n") }
     }
+}
 
-    static let pipelineHelp = """
-        Pipelines run value passes (prune, prune_channels, clip), then one encoding (linear, kmeans, fp16, \
-        bf16, binary, ternary, auto), then huffman. By default tensors under 1024 elements, biases, \
-        normalization parameters, integer and already-quantized tensors are left alone (a recipe can change \
-        that per tensor). Weights in Constant nodes and in If/Loop subgraphs are compressed like \
-        initializers. `modelpress compress --list-passes` lists every pass and parameter.
-        """
+/// `--onnx-weights float|qdq|fp16`, shared by `decompress` and `convert`.
+struct ONNXWeightsOption: ParsableArguments {
+    @Option(
+        name: .customLong("onnx-weights"),
+        help: ArgumentHelp(
+            "How an ONNX output stores weights: float (dequantized), qdq (int8/uint8 + DequantizeLinear) or fp16."))
+    var weights = ONNXWeights.float
 }

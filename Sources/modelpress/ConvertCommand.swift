@@ -1,11 +1,5 @@
 import ArgumentParser
-import Compression
-import Foundation
 import ModelPress
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,88 +43,53 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var weights: ONNXWeightsOption
 
-    @Option(help: "Output format when the name does not say (or for -): onnx, keras or mpz.")
-    var to: String?
+    @Option(help: "Output format when the name does not say (or for -).")
+    var to: OutputFormat?
 
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
+    /// The job these arguments describe.
+    var job: ConvertJob {
+        var job = ConvertJob(input: input, output: output)
+        job.format = to
+        job.selection = compression.selection()
+        job.onnxWeights = weights.weights
+        job.externalData = externalData
+        job.externalThreshold = externalThreshold
+        job.stripOptimizer = stripOptimizer
+        job.threads = compression.threads
+        job.reportPath = compression.report
+        return job
+    }
+
     func validate() throws {
-        guard externalThreshold >= 0 else { throw ValidationError("--external-threshold must be 0 or more") }
+        do {
+            try job.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     func run() throws {
         try runReportingErrors { () throws(ModelPressError) in
-            let onnxWeights = try weights.mode()
-            let recipe = try compression.makeRecipe()
-            let toMPZ: Bool
-            switch to?.lowercased() {
-            case nil: toMPZ = output.lowercased().hasSuffix(".mpz")
-            case "mpz": toMPZ = true
-            case "onnx", "keras":
-                toMPZ = false
-                if output.lowercased().hasSuffix(".mpz") {
-                    throw ModelPressError(.usage, "--to \(to!) contradicts the output name \(output)")
-                }
-            default: throw ModelPressError(.usage, "--to \(to!): use onnx, keras or mpz")
+            let outcome = try job.run()
+            if let c = outcome.compression {
+                if !quiet { compression.printTable(c, toStandardError: output == "-") }
+                if let text = c.reportText { print(text) }
             }
-            let threads = compression.singleThread ? 1 : ProcessInfo.processInfo.activeProcessorCount
-            var loaded = try ModelPress.load(input, threads: threads)
-            if let to, !toMPZ, to.lowercased() != loaded.model.format.rawValue {
-                throw ModelPressError(
-                    .unsupported,
-                    "\(input): is \(loaded.model.format == .keras ? "a Keras" : "an ONNX") model; converting it to "
-                        + "\(to) is not supported")
-            }
-            let fromMPZ = loaded.mpz != nil
-            var result: CompressionResult?
-            var notes: [String] = []
-            if let recipe {
-                // Passes start from plain weights: a .mpz input is decoded first.
-                let plain =
-                    fromMPZ ? try ModelPress.restored(loaded.model, to: "-", onnxWeights: .float).0 : loaded.model
-                let r = try ModelPress.compress(plain, recipe: recipe, parallel: !compression.singleThread)
-                loaded.model = r.model
-                result = r
-            }
-            let protected =
-                input == "-" ? [] : [input] + loaded.externalFiles.map { Self.sibling(input, $0.location) }
-            let written: WrittenModel
-            if toMPZ {
-                var info = ["producer": "modelpress \(ModelPress.version)"]
-                if let recipe { info["passes"] = recipe.passes.map(\.text).joined(separator: ",") }
-                let (image, summary) = try ModelPress.mpzImage(loaded.model, path: output, info: info, threads: threads)
-                try ModelPress.writeMPZ(image, to: output, protectedPaths: protected)
-                written = WrittenModel(
-                    path: output, bytes: summary.fileBytes, externalDataPath: nil, externalDataBytes: 0)
-            } else {
-                if fromMPZ || result != nil || onnxWeights != .float {
-                    (loaded.model, notes) = try ModelPress.restored(loaded.model, to: output, onnxWeights: onnxWeights)
-                }
-                var options = ModelPress.WriteOptions()
-                options.externalData = externalData
-                options.externalThreshold = externalThreshold
-                options.stripOptimizer = stripOptimizer
-                options.protectedPaths = protected
-                written = try ModelPress.write(loaded.model, to: output, options: options)
-            }
-            if let result { try compression.emit(result, tableTo: output == "-" ? 2 : 1, quiet: quiet) }
             if !quiet {
-                for d in loaded.diagnostics { writeStandardError("modelpress: \(d)\n") }
-                for n in notes { writeStandardError("modelpress: note: \(n)\n") }
+                for d in outcome.diagnostics { writeStandardError("modelpress: \(d)\n") }
+                for n in outcome.notes { writeStandardError("modelpress: note: \(n)\n") }
                 if output != "-" {
-                    var line = "wrote \(output) (\(written.bytes) bytes"
-                    if let side = written.externalDataPath {
-                        line += ", external data \(side) \(written.externalDataBytes) bytes"
+                    let w = outcome.written
+                    var line = "wrote \(output) (\(w.bytes) bytes"
+                    if let side = w.externalDataPath {
+                        line += ", external data \(side) \(w.externalDataBytes) bytes"
                     }
                     writeStandardError(line + ")\n")
                 }
             }
         }
-    }
-
-    static func sibling(_ path: String, _ name: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return name }
-        return String(path[...slash]) + name
     }
 }

@@ -1,6 +1,4 @@
 import ArgumentParser
-import Compression
-import Foundation
 import ModelPress
 
 struct DecompressCommand: ParsableCommand {
@@ -33,21 +31,12 @@ struct DecompressCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors { () throws(ModelPressError) in
-            let onnxWeights = try weights.mode()
+            var job = DecompressJob(input: input, output: output)
+            job.onnxWeights = weights.weights
+            if singleThread { job.threads = 1 }
             let progress = Progress(quiet: quiet)
             defer { progress.finish() }
-            progress.stage("reading \(input)")
-            let threads = singleThread ? 1 : ProcessInfo.processInfo.activeProcessorCount
-            let loaded = try ModelPress.load(input, threads: threads)
-            guard loaded.mpz != nil else {
-                throw ModelPressError(.usage, "\(input): is not a .mpz file; use `modelpress convert` for other models")
-            }
-            progress.stage("decoding")
-            let (model, notes) = try ModelPress.restored(loaded.model, to: output, onnxWeights: onnxWeights)
-            progress.stage("writing \(output)")
-            var options = ModelPress.WriteOptions()
-            options.protectedPaths = input == "-" ? [] : [input]
-            let written = try ModelPress.write(model, to: output, options: options)
+            let (written, notes) = try job.run(stage: progress.stage)
             progress.finish()
             if !quiet {
                 for n in notes { writeStandardError("modelpress: \(n)\n") }

@@ -19,6 +19,23 @@ struct ModelPressCommand: ParsableCommand {
         version: ModelPress.version,
         subcommands: [InspectCommand.self, ConvertCommand.self, CompressCommand.self, DecompressCommand.self]
     )
+
+    /// Parses and runs the command. A usage error found while parsing is one line on standard error
+    /// (`modelpress: error: ...`, exit 64), like every other error; `--help` and `--version` print as usual.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch let code as ExitCode {
+            exit(withError: code)
+        } catch {
+            guard exitCode(for: error) != .success else { exit(withError: error) }
+            let message = self.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            writeStandardError("modelpress: error: \(message)\n")
+            exit(withError: ExitCode(exitCode(for: error).rawValue))
+        }
+    }
 }
 
 /// Runs `body`, turning library errors into one line on stderr and the documented exit status.

@@ -1,95 +1,9 @@
+import Codecs
 import Compression
 import Foundation
 import ModelIR
 import TestSupport
 import Testing
-
-/// Data and brute-force references shared by the quantizer tests.
-enum QuantTestData {
-    /// Standard normal samples (Box-Muller), seeded.
-    static func gaussian(count: Int, seed: UInt64) -> [Float] {
-        var rng = SeededGenerator(seed: seed)
-        return (0..<count).map { _ in
-            let u = Double.random(in: Double.ulpOfOne..<1, using: &rng)
-            let v = Double.random(in: 0..<1, using: &rng)
-            return Float((-2 * Foundation.log(u)).squareRoot() * cos(2 * Double.pi * v))
-        }
-    }
-
-    /// Gaussian data with about `zeroFraction` of the elements set to exactly zero (as after pruning).
-    static func pruned(count: Int, seed: UInt64, zeroFraction: Double = 0.2) -> [Float] {
-        var values = gaussian(count: count, seed: seed)
-        var rng = SeededGenerator(seed: seed ^ 0xABCD)
-        for i in values.indices where Double.random(in: 0..<1, using: &rng) < zeroFraction { values[i] = 0 }
-        return values
-    }
-
-    /// The multi-index of flat element `i` of a row-major tensor of `dims`.
-    static func unravel(_ i: Int, _ dims: [Int]) -> [Int] {
-        var rest = i
-        var index = [Int](repeating: 0, count: dims.count)
-        for k in dims.indices.reversed() {
-            index[k] = rest % dims[k]
-            rest /= dims[k]
-        }
-        return index
-    }
-
-    static func ravel(_ index: [Int], _ dims: [Int]) -> Int {
-        var flat = 0
-        for k in dims.indices { flat = flat * dims[k] + index[k] }
-        return flat
-    }
-
-    /// The parameter group of every element, from the definitions, by multi-index. `linear`: `.perBlock` is
-    /// ONNX blocked quantization; otherwise a group of channels.
-    static func groups(dims: [Int], granularity: QuantizationGranularity, linear: Bool) -> (of: [Int], count: Int) {
-        let n = dims.reduce(1, *)
-        switch granularity {
-        case .perTensor:
-            return ([Int](repeating: 0, count: n), 1)
-        case .perAxis(let axis):
-            let a = axis < 0 ? axis + dims.count : axis
-            return ((0..<n).map { unravel($0, dims)[a] }, dims[a])
-        case .perBlock(let axis, let blockSize):
-            let a = axis < 0 ? axis + dims.count : axis
-            let blocks = (dims[a] + blockSize - 1) / blockSize
-            if !linear { return ((0..<n).map { unravel($0, dims)[a] / blockSize }, blocks) }
-            var scaleDims = dims
-            scaleDims[a] = blocks
-            let of = (0..<n).map { i -> Int in
-                var index = unravel(i, dims)
-                index[a] /= blockSize
-                return ravel(index, scaleDims)
-            }
-            return (of, scaleDims.reduce(1, *))
-        }
-    }
-
-    static func mse(_ a: [Float], _ b: [Float]) -> Double {
-        ErrorMetrics.compare(original: a, approximation: b).mse
-    }
-
-    /// Sum of squared errors over the elements of one group.
-    static func groupError(_ a: [Float], _ b: [Float], groups: [Int], group: Int) -> Double {
-        var e = 0.0
-        for i in a.indices where groups[i] == group {
-            let d = Double(a[i]) - Double(b[i])
-            e += d * d
-        }
-        return e
-    }
-
-    /// Channel `c` scaled by `10^(c - channels + 1)` along `axis`: wildly different ranges per channel.
-    static func spreadChannels(dims: [Int], axis: Int, seed: UInt64) -> [Float] {
-        var values = gaussian(count: dims.reduce(1, *), seed: seed)
-        for i in values.indices {
-            let c = unravel(i, dims)[axis]
-            values[i] *= Float(pow(10.0, Double(c - dims[axis] + 1)))
-        }
-        return values
-    }
-}
 
 /// One quantizer configuration, named for test output.
 struct LinearCase: CustomTestStringConvertible, Sendable {

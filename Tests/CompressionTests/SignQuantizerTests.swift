@@ -1,3 +1,4 @@
+import Codecs
 import Compression
 import ModelIR
 import TestSupport

@@ -55,7 +55,7 @@ PIPELINES = [
 ]
 
 # linear(bits=8) (per output channel) must keep the output cosine >= 0.999 on every model
-# (FACTS.md); the other pipelines' cosines are only reported. test_linear8_keeps_cosine asserts it.
+# (measured on real models without retraining); the other pipelines' cosines are only reported. test_linear8_keeps_cosine asserts it.
 LINEAR8 = "linear(bits=8)"
 LINEAR8_MIN_COSINE = 0.999
 # Models where the bound does not hold for a reason outside ModelPress (each xfail is strict: a

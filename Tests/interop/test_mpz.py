@@ -55,7 +55,7 @@ import test_onnx_models as OM  # inputs and the cached original ORT runs
 PRESETS = ["lossless", "balanced", "small"]
 BALANCED_MIN_COSINE = 0.999
 FP16_MIN_COSINE = 0.999
-# Huffman-coded size against the order-0 entropy of the symbols plus the parameters (issue 5): within 2%,
+# Huffman-coded size against the order-0 entropy of the symbols plus the parameters: within 2%,
 # plus the block's fixed cost (mode, code table of up to ~130 B for 256 symbols, stream directory). For
 # a tensor of a few thousand near-uniform 8-bit codes that fixed cost alone is ~5-8%; from LARGE_TENSOR
 # elements on it is negligible and the 2% aim is checked with a 64-byte allowance only.

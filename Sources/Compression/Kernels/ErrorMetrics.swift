@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// How far an approximation of a tensor is from the original.
 public struct ErrorStats: Hashable, Sendable, Codable {
     /// Mean squared error (0 for empty tensors).
@@ -87,32 +93,5 @@ public enum ErrorMetrics {
         return ErrorStats(
             mse: n == 0 ? 0 : noise / Double(n), maxAbsError: maxError, relativeL2: relative, sqnrDB: sqnr,
             cosine: noise.isNaN ? .nan : cosine)
-    }
-
-    /// The decimal logarithm of a positive finite `x`, accurate to about 1 ulp, without Foundation.
-    ///
-    /// `x = m × 2^e` with `m` in `[√½, √2)`; `ln m = 2 atanh(t)`, `t = (m - 1) / (m + 1)`, `|t| ≤ 0.172`,
-    /// summed as a series to below Double precision. O(1).
-    static func log10(_ x: Double) -> Double {
-        guard x > 0, x.isFinite else { return x == 0 ? -.infinity : (x.isNaN || x < 0 ? .nan : .infinity) }
-        var m = x.significand
-        var e = Double(x.exponent)
-        if m > 1.414_213_562_373_095_1 {
-            m *= 0.5
-            e += 1
-        }
-        let t = (m - 1) / (m + 1)
-        let t2 = t * t
-        var term = t
-        var series = 0.0
-        var k = 1.0
-        for _ in 0..<16 {
-            series += term / k
-            term *= t2
-            k += 2
-        }
-        let ln2 = 0.693_147_180_559_945_3
-        let ln10 = 2.302_585_092_994_045_7
-        return (e * ln2 + 2 * series) / ln10
     }
 }

@@ -1,3 +1,4 @@
+import Codecs
 import ModelIR
 
 /// Weight sharing by 1-D k-means (Deep Compression): each group's values are replaced by the nearest of
@@ -134,7 +135,8 @@ public enum KMeansQuantizer {
                 "the palette holds \(p.codebook.count) values but \(layout.groupCount) groups of "
                     + "\(k) entries are needed for shape \(dims) with \(p.granularity)")
         }
-        let indices = try BitPacking.unpack(p.indices, bits: p.bits, count: count)
+        let indices = try codec { () throws(CodecError) in try BitPacking.unpack(p.indices, bits: p.bits, count: count)
+        }
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             indices.withUnsafeBufferPointer { idx in
                 p.codebook.withUnsafeBufferPointer { book in
@@ -386,156 +388,3 @@ public enum KMeansQuantizer {
 }
 
 // MARK: - Support
-
-/// Prefix sums of a sorted group at every `blockSize`-th element, in Double: a range sum costs O(blockSize)
-/// memory-wise at `n / blockSize` Doubles instead of `n`.
-struct BlockPrefixSums {
-    static let blockSize = 64
-    let values: UnsafeBufferPointer<Float>
-    /// `sums[t]` is the sum of the first `t × blockSize` values; `squares[t]` of their squares.
-    let sums: [Double]
-    let squares: [Double]
-
-    /// O(n).
-    init(_ values: UnsafeBufferPointer<Float>) {
-        self.values = values
-        let blocks = values.count / Self.blockSize
-        var sums = [Double](repeating: 0, count: blocks + 1)
-        var squares = [Double](repeating: 0, count: blocks + 1)
-        var s = 0.0
-        var q = 0.0
-        for t in 0..<blocks {
-            var bs = 0.0
-            var bq = 0.0
-            for i in (t * Self.blockSize)..<((t + 1) * Self.blockSize) {
-                let x = Double(values[i])
-                bs += x
-                bq += x * x
-            }
-            s += bs
-            q += bq
-            sums[t + 1] = s
-            squares[t + 1] = q
-        }
-        self.sums = sums
-        self.squares = squares
-    }
-
-    /// Sum and sum of squares of the first `i` values. O(blockSize).
-    @inline(__always)
-    func prefix(_ i: Int) -> (sum: Double, squares: Double) {
-        let t = i / Self.blockSize
-        var s = sums[t]
-        var q = squares[t]
-        for j in (t * Self.blockSize)..<i {
-            let x = Double(values[j])
-            s += x
-            q += x * x
-        }
-        return (s, q)
-    }
-
-    /// Sum and sum of squares over `r`; short ranges are summed directly for accuracy. O(blockSize).
-    func totals(_ r: Range<Int>) -> (sum: Double, squares: Double) {
-        if r.count <= 4 * Self.blockSize {
-            var s = 0.0
-            var q = 0.0
-            for i in r {
-                let x = Double(values[i])
-                s += x
-                q += x * x
-            }
-            return (s, q)
-        }
-        let a = prefix(r.lowerBound)
-        let b = prefix(r.upperBound)
-        return (b.sum - a.sum, b.squares - a.squares)
-    }
-
-    /// The mean of non-empty `r`, clamped into the range of its values.
-    func mean(_ r: Range<Int>) -> Double {
-        let m = totals(r).sum / Double(r.count)
-        return min(max(m, Double(values[r.lowerBound])), Double(values[r.upperBound - 1]))
-    }
-
-    /// The sum of squared deviations from the mean over non-empty `r` (approximate for long ranges).
-    func squaredError(_ r: Range<Int>) -> Double {
-        let t = totals(r)
-        return max(0, t.squares - t.sum * t.sum / Double(r.count))
-    }
-}
-
-/// The order-preserving map between Floats and UInt32 keys: `a < b` as Floats (with -0 < +0) iff
-/// `key(a) < key(b)`.
-enum FloatKey {
-    @inline(__always)
-    static func key(_ x: Float) -> UInt32 {
-        let b = x.bitPattern
-        return b ^ (UInt32(bitPattern: Int32(bitPattern: b) >> 31) | 0x8000_0000)
-    }
-
-    @inline(__always)
-    static func float(_ key: UInt32) -> Float {
-        Float(bitPattern: key ^ (((key >> 31) &- 1) | 0x8000_0000))
-    }
-}
-
-/// LSD radix sort of UInt32 keys.
-enum RadixSort {
-    /// Sorts `keys` ascending, using `scratch` (the same count) as the second buffer.
-    ///
-    /// Four passes of 8-bit digits (256 buckets keep the scatter within the TLB's reach); a pass whose
-    /// digit is the same for every key is skipped, and short inputs use the standard library's sort. O(n).
-    static func sort(_ keys: UnsafeMutableBufferPointer<UInt32>, scratch: UnsafeMutableBufferPointer<UInt32>) {
-        let n = keys.count
-        guard n >= 1024 else {
-            var small = keys
-            small.sort()
-            return
-        }
-        var histogram = [Int](repeating: 0, count: 4 * 256)
-        histogram.withUnsafeMutableBufferPointer { h in
-            for k in keys {
-                h[Int(k & 0xFF)] &+= 1
-                h[256 &+ Int((k >> 8) & 0xFF)] &+= 1
-                h[512 &+ Int((k >> 16) & 0xFF)] &+= 1
-                h[768 &+ Int(k >> 24)] &+= 1
-            }
-            var source = keys
-            var destination = scratch
-            for pass in 0..<4 {
-                let shift = UInt32(pass * 8)
-                let offset = pass * 256
-                if h[offset + Int((source[0] >> shift) & 0xFF)] == n { continue }
-                var total = 0
-                for d in 0..<256 {
-                    let c = h[offset + d]
-                    h[offset + d] = total
-                    total += c
-                }
-                for k in source {
-                    let d = offset &+ Int((k >> shift) & 0xFF)
-                    destination[h[d]] = k
-                    h[d] &+= 1
-                }
-                swap(&source, &destination)
-            }
-            if source.baseAddress != keys.baseAddress {
-                for i in 0..<n { keys[i] = source[i] }
-            }
-        }
-    }
-}
-
-/// SplitMix64, for the `.random` initialization (deterministic across platforms).
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

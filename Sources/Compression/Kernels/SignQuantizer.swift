@@ -1,3 +1,4 @@
+import Codecs
 import ModelIR
 
 /// Binary and ternary weights: each group keeps one magnitude `a` and every element becomes `-a`, (`0`) or

@@ -162,12 +162,3 @@ struct ClipPass: Pass {
         t.steps.append(PassStep(pass: description, detail: "clipped \(r.clippedCount) values to ±\(r.threshold)"))
     }
 }
-
-extension CompressionError {
-    /// This error with `location` filled in when it had none.
-    func located(_ where: String) -> CompressionError {
-        var e = self
-        if e.location == nil { e.location = `where` }
-        return e
-    }
-}
