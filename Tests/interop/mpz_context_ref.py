@@ -103,7 +103,7 @@ def decode(data: bytes, count: int) -> bytes:
     hashed = [half] * (8 << table_bits)
     match_table = [0] * (1 << match_bits)
     match_counters = [half] * 64
-    weights = [8192] * (576 * 13)
+    weights = [[8192] * 13 for _ in range(576)]  # 576 sets of 13 weights
     final0 = [21845, 21845, 21845, 0]  # final weight sets: no match, match
     final1 = [21845, 21845, 21845, 0]
     apm_row0 = [squash_exact((j - 16) * 128) * 16 for j in range(33)]
@@ -161,9 +161,19 @@ def decode(data: bytes, count: int) -> bytes:
         # 3.4 Predicting a bit
         c1 = c4 & 0xFF
         i1 = (c1 << 8) | c0
-        slots = [b + nibble for b in block]
-        xs = [stretch[order0[c0] >> 20], stretch[order1[i1] >> 20]]
-        xs += [stretch[hashed[sl] >> 20] for sl in slots]
+        b0, b1, b2, b3, b4, b5, b6, b7 = block
+        s0 = b0 + nibble
+        s1 = b1 + nibble
+        s2 = b2 + nibble
+        s3 = b3 + nibble
+        s4 = b4 + nibble
+        s5 = b5 + nibble
+        s6 = b6 + nibble
+        s7 = b7 + nibble
+        xs = [stretch[order0[c0] >> 20], stretch[order1[i1] >> 20],
+              stretch[hashed[s0] >> 20], stretch[hashed[s1] >> 20], stretch[hashed[s2] >> 20],
+              stretch[hashed[s3] >> 20], stretch[hashed[s4] >> 20], stretch[hashed[s5] >> 20],
+              stretch[hashed[s6] >> 20], stretch[hashed[s7] >> 20]]
         if match_length:
             e = (history[match_pointer] >> (7 - bit_count)) & 1
             bucket = match_length if match_length < 16 else min(16 + ((match_length - 16) >> 2), 31)
@@ -178,14 +188,14 @@ def decode(data: bytes, count: int) -> bytes:
             set1 = 256
             fw = final0
 
-        o0 = c0 * 13
-        o1 = set1 * 13
-        o2 = (320 + c1) * 13
-        d0 = sum(map(mul, weights[o0:o0 + 13], xs)) >> 16
+        o0 = c0
+        o1 = set1
+        o2 = 320 + c1
+        d0 = sum(map(mul, weights[o0], xs)) >> 16
         d0 = -2047 if d0 < -2047 else 2047 if d0 > 2047 else d0
-        d1 = sum(map(mul, weights[o1:o1 + 13], xs)) >> 16
+        d1 = sum(map(mul, weights[o1], xs)) >> 16
         d1 = -2047 if d1 < -2047 else 2047 if d1 > 2047 else d1
-        d2 = sum(map(mul, weights[o2:o2 + 13], xs)) >> 16
+        d2 = sum(map(mul, weights[o2], xs)) >> 16
         d2 = -2047 if d2 < -2047 else 2047 if d2 > 2047 else d2
         f0, f1, f2, f3 = fw
         fdot = (f0 * d0 + f1 * d1 + f2 * d2 + f3 * 256) >> 16
@@ -234,7 +244,7 @@ def decode(data: bytes, count: int) -> bytes:
         n = t & 1023
         pr = t >> 10
         order1[i1] = ((pr + (((yp - pr) * recip[n]) >> 16)) << 10) | (n + 1 if n < 1023 else 1023)
-        for sl in slots:
+        for sl in (s0, s1, s2, s3, s4, s5, s6, s7):
             t = hashed[sl]
             n = t & 1023
             pr = t >> 10
@@ -252,10 +262,10 @@ def decode(data: bytes, count: int) -> bytes:
             if -128 < err < 128:
                 continue
             err *= 24
-            nw = [wi + ((xi * err + 8192) >> 14) for wi, xi in zip(weights[o:o + 13], xs)]
+            nw = [wi + ((xi * err + 8192) >> 14) for wi, xi in zip(weights[o], xs)]
             if max(nw) > lim or min(nw) < -lim:
                 nw = [-lim if v < -lim else lim if v > lim else v for v in nw]
-            weights[o:o + 13] = nw
+            weights[o] = nw
         err = (y12 - pf) * 2
         for i, v in enumerate((d0, d1, d2, 256)):
             v = fw[i] + ((v * err + 8192) >> 14)
