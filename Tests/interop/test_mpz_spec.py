@@ -14,7 +14,8 @@ On real models compressed by `modelpress compress -o x.mpz --preset P`:
          (name = HDF5 path, same shape and type), inline ones with the dataset's bytes.
   2. info section: decodes to a JSON object of string values naming the producer and the preset.
   3. context-coded tensor chunks (encoding 5) decode to the source tensor's bytes.
-  4. the decoder rejects a truncated stream, trailing bytes and data for an empty payload (the annex's MUSTs).
+  4. the annex's test vector decodes; the decoder rejects a truncated stream, trailing bytes and data for an
+     empty payload (the annex's MUSTs).
   5. tensor chunks of every ONNX model at balanced and small, and of silero_vad under pipelines chosen to reach
      every symbol-block mode, plane flag and encoding: the values the spec defines (codes dequantized in f32
      with the chunk's scales and zero points, codebook entries, reduced floats, dense bytes) equal, bit for
@@ -412,6 +413,22 @@ def test_context_chunks(model_id, compressed):
 # --------------------------------------------------------------------------------------------
 # 4. What the decoder must reject (mpz-context.md 1, 4)
 # --------------------------------------------------------------------------------------------
+
+
+def _annex_test_vector() -> tuple[bytes, bytes]:
+    """(text, coded bytes) of mpz-context.md section 5, read from the annex itself."""
+    with open(os.path.join(H.REPO_ROOT, "schemas", "mpz-context.md"), encoding="utf-8") as f:
+        annex = f.read()
+    section = annex.split("## 5. Test vector", 1)[1]
+    text = section.split("`", 2)[1].encode("ascii")
+    coded = bytes.fromhex(" ".join(section.split("```", 2)[1].split()))
+    return text, coded
+
+
+def test_context_annex_test_vector():
+    text, coded = _annex_test_vector()
+    assert len(text) == 64 and len(coded) == 34, (len(text), len(coded))
+    assert CR.decode(coded, len(text)) == text
 
 
 def test_context_stream_damage(compressed):
