@@ -16,10 +16,12 @@ On real models compressed by `modelpress compress -o x.mpz --preset P`:
   3. context-coded tensor chunks (encoding 5) decode to the source tensor's bytes.
   4. the annex's test vector decodes; the decoder rejects a truncated stream, trailing bytes and data for an
      empty payload (the annex's MUSTs).
-  5. tensor chunks of every ONNX model at balanced and small, and of silero_vad under pipelines chosen to reach
-     every symbol-block mode, plane flag and encoding: the values the spec defines (codes dequantized in f32
-     with the chunk's scales and zero points, codebook entries, reduced floats, dense bytes) equal, bit for
-     bit, the tensors `modelpress decompress` writes; dense chunks also equal the original's bytes.
+  5. tensor chunks of every ONNX model at balanced and small, of two Keras files at balanced, and of silero_vad
+     under pipelines chosen to reach every symbol-block mode, plane flag and encoding: the values the spec
+     defines (codes dequantized in f32 with the chunk's scales and zero points, codebook entries, reduced
+     floats, rounded to the tensor's type; dense bytes) equal, bit for bit, the tensors `modelpress
+     decompress` writes; dense chunks also equal the original's bytes. Damaged copies of real blocks are
+     rejected as the Huffman annex requires.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ CONTEXT_CHUNK_MODELS = {
     "tashkeel_rawi_int8.onnx": ("shared", "onnx/tashkeel_rawi_int8.onnx"),
     "basic_pitch_nmp.onnx": ("shared", "onnx/basic_pitch_nmp.onnx"),
     "k3_fp16_mlp.h5": ("shared", "keras-zoo/k3_fp16_mlp.h5"),
+}
+KERAS_CHUNK_MODELS = {
+    "digits_cnn.h5": ("repo", "samples/digits_cnn.h5"),
+    "k3_fp16_mlp.h5": ("shared", "keras-zoo/k3_fp16_mlp.h5"),  # float16 weights
 }
 ONNX_MODELS = {"digits_mlp.onnx": ("repo", "samples/digits_mlp.onnx")} | {
     m: ("shared", os.path.relpath(p, os.path.join(H.shared_path(), "models"))) for m, p in T.MODELS
@@ -116,16 +122,16 @@ def compressed(modelpress, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def decompressed(modelpress, compressed):
-    """decompressed(mpz path) -> the .onnx `modelpress decompress` writes (float weights)."""
-    cache: dict[str, str] = {}
+    """decompressed(mpz path, suffix) -> the file `modelpress decompress` writes (ONNX: float weights)."""
+    cache: dict[tuple[str, str], str] = {}
 
-    def get(mpz: str) -> str:
-        if mpz not in cache:
-            out = mpz[:-4] + ".out.onnx"
+    def get(mpz: str, suffix: str = ".onnx") -> str:
+        if (mpz, suffix) not in cache:
+            out = mpz[:-4] + ".out" + suffix
             res = modelpress("decompress", mpz, "-o", out)
             assert res.returncode == 0 and os.path.isfile(out), f"decompress {mpz} failed\n{res.describe()}"
-            cache[mpz] = out
-        return cache[mpz]
+            cache[(mpz, suffix)] = out
+        return cache[(mpz, suffix)]
 
     return get
 
@@ -460,10 +466,10 @@ def _chunk_kind(c: dict) -> tuple[int, int, int]:
     return c["encoding"], c["entropy"], -1
 
 
-def _chunk_problems(mpz: str, written: str, original: str | None) -> tuple[list[str], set]:
+def _chunk_problems(mpz: str, written, source=None) -> tuple[list[str], set]:
+    """Every chunk of `mpz` decoded here against written(ordinal) (the array `modelpress decompress` wrote) and,
+    for dense chunks, source(ordinal) (the original's array)."""
     data, _, sections = _read(mpz)
-    out = model_tensors(onnx.load(written))
-    src = model_tensors(onnx.load(original)) if original else None
     problems, kinds = [], set()
     for s in sections:
         if s["kind"] != "tensor":
@@ -472,10 +478,10 @@ def _chunk_problems(mpz: str, written: str, original: str | None) -> tuple[list[
         c = HR.parse_chunk(_section_bytes(data, s))
         kinds.add(_chunk_kind(c))
         assert HR.DTYPE_WIDTH[c["dtype"]] * c["n"] == s["rawSize"], f"chunk {i}: dense size != rawSize"
-        want = numpy_helper.to_array(out[i])
-        if list(want.shape) != c["dims"] or out[i].data_type != c["dtype"]:
-            problems.append(f"chunk {i}: dims/type {c['dims']}/{c['dtype']}, "
-                            f"written {list(want.shape)}/{out[i].data_type}")
+        want = written(i)
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(c["dtype"]))
+        if list(want.shape) != c["dims"] or want.dtype.newbyteorder("<") != dtype.newbyteorder("<"):
+            problems.append(f"chunk {i}: dims/type {c['dims']}/{dtype}, written {list(want.shape)}/{want.dtype}")
             continue
         if c["encoding"] in (2, 3, 4):
             got = HR.chunk_values(c)
@@ -485,7 +491,7 @@ def _chunk_problems(mpz: str, written: str, original: str | None) -> tuple[list[
                 ok = np.array_equal(got.astype(want.dtype), want.reshape(-1))
             if not ok:
                 diff = np.abs(got.astype(np.float64) - want.reshape(-1).astype(np.float64)).max()
-                problems.append(f"chunk {i} ({out[i].name}, {_chunk_kind(c)}): values differ, max {diff:.3g}")
+                problems.append(f"chunk {i} ({_chunk_kind(c)}): values differ, max {diff:.3g}")
         else:
             if c["encoding"] == 5:
                 if s["rawSize"] > SMALL_CONTEXT_CHUNK:
@@ -494,10 +500,15 @@ def _chunk_problems(mpz: str, written: str, original: str | None) -> tuple[list[
             else:
                 dense = HR.dense_bytes(c)
             if dense != _le_bytes(want):
-                problems.append(f"chunk {i} ({out[i].name}, {_chunk_kind(c)}): dense bytes differ from the written")
-            if src is not None and dense != _le_bytes(numpy_helper.to_array(src[i])):
-                problems.append(f"chunk {i} ({out[i].name}): dense bytes differ from the original")
+                problems.append(f"chunk {i} ({_chunk_kind(c)}): dense bytes differ from the written")
+            if source is not None and dense != _le_bytes(source(i)):
+                problems.append(f"chunk {i}: dense bytes differ from the original")
     return problems, kinds
+
+
+def _onnx_arrays(path: str):
+    tensors = model_tensors(onnx.load(path))
+    return lambda i: numpy_helper.to_array(tensors[i])
 
 
 # tashkeel's weights are int8 already: small gives it the chunks balanced does (and takes 30 s in a debug build).
@@ -509,16 +520,71 @@ CHUNK_CASES = [(m, p) for m in ONNX_MODELS for p in ("balanced", "small")
 def test_chunks_decode_to_decompressed(model_id, preset, compressed, decompressed):
     path = _model_path(model_id, ONNX_MODELS[model_id])
     mpz = compressed(model_id, path, preset)
-    problems, kinds = _chunk_problems(mpz, decompressed(mpz), path)
+    problems, _ = _chunk_problems(mpz, _onnx_arrays(decompressed(mpz)), _onnx_arrays(path))
     assert not problems, f"{model_id} {preset}: " + "; ".join(problems[:10])
+
+
+@pytest.mark.parametrize("model_id", list(KERAS_CHUNK_MODELS))
+def test_keras_chunks_decode_to_decompressed(model_id, compressed, decompressed):
+    """As above for Keras sources: the chunk's tensor is the dataset the graph names (float16 values rounded)."""
+    path = _model_path(model_id, KERAS_CHUNK_MODELS[model_id])
+    mpz = compressed(model_id, path, "balanced")
+    written = decompressed(mpz, ".h5")
+    data, _, sections = _read(mpz)
+    graph, _ = split_graph_section(_decoded_section(data, _graph_section(sections)), True)
+    names = [t.name for t in model_tensors(onnx.ModelProto.FromString(graph))]
+    with h5py.File(written, "r") as out, h5py.File(path, "r") as src:
+        problems, kinds = _chunk_problems(mpz, lambda i: out[names[i]][()], lambda i: src[names[i]][()])
+    assert not problems, f"{model_id}: " + "; ".join(problems[:10])
+    assert any(k[0] in (2, 3) for k in kinds), f"{model_id}: no quantized chunk: {sorted(kinds)}"
 
 
 @pytest.mark.parametrize("passes", list(PIPELINES))
 def test_chunk_encodings(passes, compressed, decompressed):
     path = _model_path("silero_vad.onnx", ("shared", "onnx/silero_vad.onnx"))
     mpz = compressed("silero_vad.onnx", path, None, passes)
-    problems, kinds = _chunk_problems(mpz, decompressed(mpz), None)
+    problems, kinds = _chunk_problems(mpz, _onnx_arrays(decompressed(mpz)))
     assert not problems, f"--passes {passes}: " + "; ".join(problems[:10])
     wanted = PIPELINES[passes]
     reached = {w for w in wanted if any(k[:2] == w[:2] and (w[2] is None or k[2] == w[2]) for k in kinds)}
     assert reached, f"--passes {passes}: no chunk of kind {sorted(wanted, key=str)}; chunks: {sorted(kinds)}"
+
+
+def _first_chunk(mpz: str, kind: tuple) -> dict:
+    data, _, sections = _read(mpz)
+    for s in sections:
+        if s["kind"] == "tensor":
+            c = HR.parse_chunk(_section_bytes(data, s))
+            if _chunk_kind(c)[:len(kind)] == kind:
+                return c
+    raise AssertionError(f"{mpz}: no chunk of kind {kind}")
+
+
+def test_huffman_block_damage(compressed):
+    """The second decoder enforces the annex's MUST-reject rules on damaged copies of real blocks."""
+    path = _model_path("silero_vad.onnx", ("shared", "onnx/silero_vad.onnx"))
+    c = _first_chunk(compressed("silero_vad.onnx", path, "balanced"), (2, 1, 1))  # linear, plain mode
+    block, bits, n = c["data"], c["bits"], c["n"]
+    assert len(HR.decode_symbol_block(block, bits, n)) == n
+    damaged = {
+        "trailing byte": block + b"\0",
+        "truncated": block[:-1],
+        "unknown mode": b"\x09" + block[1:],
+        "table larger than the alphabet": block[:1] + struct.pack("<H", (1 << bits) + 1) + block[3:],
+        "tuples above 4 bits": b"\x02" + block[1:],
+    }
+    for what, b in damaged.items():
+        with pytest.raises(HR.HuffmanFormatError):
+            HR.decode_symbol_block(b, bits, n)
+            pytest.fail(f"{what}: accepted")
+    with pytest.raises(HR.HuffmanFormatError):
+        HR.decode_symbol_block(block, 13, n)  # no symbol block above 12 bits
+    p = _first_chunk(compressed("silero_vad.onnx", path, "lossless"), (1, 0))  # planes
+    width = HR.DTYPE_WIDTH[p["dtype"]]
+    assert len(HR.decode_plane_block(p["data"], width, width * p["n"])) == width * p["n"]
+    for what, b in {"unknown flag": bytes([p["data"][0] | 0x80]) + p["data"][1:],
+                    "other width": p["data"][:1] + bytes([width * 2]) + p["data"][2:],
+                    "trailing byte": p["data"] + b"\0"}.items():
+        with pytest.raises(HR.HuffmanFormatError):
+            HR.decode_plane_block(b, width, width * p["n"])
+            pytest.fail(f"{what}: accepted")
