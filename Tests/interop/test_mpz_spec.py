@@ -26,6 +26,7 @@ On real models compressed by `modelpress compress -o x.mpz --preset P`:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
@@ -226,9 +227,15 @@ def _decoded_section(data: bytes, s: dict) -> bytes:
         assert s["rawSize"] == s["storedSize"], f"stored {s['kind']} section: rawSize != storedSize"
         return stored
     assert s["coding"] == 1, f"{s['kind']} section with unknown coding {s['coding']}"
-    out = CR.decode(stored, s["rawSize"])
+    out = _context_decode(stored, s["rawSize"])
     assert len(out) == s["rawSize"]
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _context_decode(stream: bytes, count: int) -> bytes:
+    """CR.decode, once per stream: the presets of a model share their graph section."""
+    return CR.decode(stream, count)
 
 
 def split_graph_section(raw: bytes, keras: bool) -> tuple[bytes, bytes | None]:
