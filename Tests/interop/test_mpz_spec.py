@@ -10,7 +10,7 @@ On real models compressed by `modelpress compress -o x.mpz --preset P`:
      numbered by mpz.md 1), and
        - ONNX: putting the original's tensor data back into the marked tensors gives the original ModelProto
          byte for byte (so every node, name, attribute and inline tensor is the source's);
-       - Keras: nodes in the `keras` domain, one per layer; every initializer is a dataset of the source file
+       - Keras: every node in the `keras` domain; every initializer is a dataset of the source file
          (name = HDF5 path, same shape and type), inline ones with the dataset's bytes.
   2. info section: decodes to a JSON object of string values naming the producer and the preset.
   3. context-coded tensor chunks (encoding 5) decode to the source tensor's bytes.
