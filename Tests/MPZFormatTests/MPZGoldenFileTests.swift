@@ -21,6 +21,7 @@ import Testing
         return crc ^ 0xFFFF_FFFF
     }
 
+    /// The bytes a context-coded stream (mpz-context.md) decodes to.
     static func contextDecoded(_ coded: [UInt8], count: Int) throws -> [UInt8] {
         try coded.withUnsafeBytes { raw in try ContextCoder.decompress(raw, count: count) }
     }
