@@ -40,9 +40,7 @@ public enum QuantTestData {
 
     /// The parameter group of every element, from the definitions, by multi-index. `linear`: `.perBlock` is
     /// ONNX blocked quantization; otherwise a group of channels.
-    public static func groups(dims: [Int], granularity: QuantizationGranularity, linear: Bool) -> (
-        of: [Int], count: Int
-    ) {
+    public static func groups(dims: [Int], granularity: QuantizationGranularity, linear: Bool) -> (of: [Int], count: Int) {
         let n = dims.reduce(1, *)
         switch granularity {
         case .perTensor:
@@ -65,15 +63,31 @@ public enum QuantTestData {
         }
     }
 
-    /// Mean squared error by a plain loop in Double (independent of the library's metrics).
+    /// Mean squared error of `b` against `a`, a plain loop in Double (independent of `ErrorMetrics`).
     public static func mse(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count, "mse of tensors of different sizes")
         guard !a.isEmpty else { return 0 }
-        var e = 0.0
+        var sum = 0.0
         for i in a.indices {
             let d = Double(a[i]) - Double(b[i])
-            e += d * d
+            sum += d * d
         }
-        return e / Double(a.count)
+        return sum / Double(a.count)
+    }
+
+    /// The `count` codes of `bits` bits packed low bits first (code i in bits `i*bits ..< (i+1)*bits` of the
+    /// little-endian bit stream), read one bit at a time; `signed` sign-extends them. Independent of
+    /// `BitPacking`.
+    public static func unpackCodes(_ packed: [UInt8], bits: Int, count: Int, signed: Bool) -> [Int32] {
+        (0..<count).map { i in
+            var code: Int32 = 0
+            for k in 0..<bits {
+                let bit = i * bits + k
+                if packed[bit / 8] >> UInt8(bit % 8) & 1 == 1 { code |= 1 << Int32(k) }
+            }
+            if signed && code & (1 << Int32(bits - 1)) != 0 { code -= 1 << Int32(bits) }
+            return code
+        }
     }
 
     /// Sum of squared errors over the elements of one group.

@@ -243,7 +243,7 @@ func expectCorrupt(_ body: () throws -> Void, _ comment: Comment? = nil) {
             let count = [0, 1, 10, 1000, 1 << 40][trial % 5]
             do {
                 let back = try garbage.withUnsafeBytes { try Huffman.decodeBytes($0, count: count, threads: 2) }
-                #expect(back.count == count)
+                Issue.record("trial \(trial): \(garbage.count) random bytes decoded to \(back.count) symbols")
             } catch let error as CodecError {
                 #expect(error.code == .corrupt)
             } catch {

@@ -107,12 +107,52 @@ import Testing
         let tensorError = QuantTestData.groupError(values, a, groups: groupOf, group: 0)
         let axisError = QuantTestData.groupError(values, b, groups: groupOf, group: 0)
         #expect(axisError * 100 < tensorError)
-        // Brute-force reference: each channel clustered alone gives the same codebook.
+        // Independent reference, per channel alone: its elements map to its own codebook, and its squared
+        // error lies between the exact optimum of 16-cluster k-means (dynamic programming) and textbook Lloyd's
+        // from the same evenly spaced start (equal to it unless a cluster emptied and was split, which helps).
         for c in 0..<5 {
-            let channel = values.indices.filter { groupOf[$0] == c }.map { values[$0] }
-            let alone = try KMeansQuantizer.quantize(channel, dims: [channel.count], options: .init(bits: 4))
-            #expect(alone.codebook == Self.group(perAxis, c), "channel \(c)")
+            let members = values.indices.filter { groupOf[$0] == c }
+            let channel = members.map { values[$0] }
+            let book = Self.group(perAxis, c)
+            #expect(members.allSatisfy { book.contains(b[$0]) }, "channel \(c) uses another codebook")
+            let error = NaiveKMeans.squaredError(channel, members.map { b[$0] })
+            let optimal = NaiveKMeans.optimalSquaredError(channel, clusters: 16)
+            #expect(error >= optimal * (1 - 1e-9), "channel \(c): \(error) beats the optimum \(optimal)?")
+            let lloyd = NaiveKMeans.lloydSquaredError(channel, clusters: 16)
+            #expect(error <= lloyd * (1 + 1e-9), "channel \(c): \(error) vs textbook Lloyd's \(lloyd)")
         }
+    }
+
+    /// Four well-separated clumps and 2 bits: Lloyd's from the evenly spaced start finds the clumps, which is
+    /// the optimum. The optimum oracle is itself checked by trying every assignment of 9 values to 3 clusters.
+    @Test func wellSeparatedClumpsReachTheOptimum() throws {
+        var rng = SeededGenerator(seed: 5)
+        let centres: [Float] = [-3, -1, 2, 5]
+        var values = (0..<400).map { i in centres[i % 4] + Float.random(in: -0.1...0.1, using: &rng) }
+        values[0] = -3.1
+        values[3] = 5.1
+        let p = try KMeansQuantizer.quantize(values, dims: [400], options: .init(bits: 2))
+        let error = NaiveKMeans.squaredError(values, try KMeansQuantizer.dequantize(p, dims: [400]))
+        let optimal = NaiveKMeans.optimalSquaredError(values, clusters: 4)
+        #expect(abs(error - optimal) <= 1e-9 * optimal, "\(error) vs optimal \(optimal)")
+
+        let tiny = (0..<9).map { _ in Float.random(in: -1...1, using: &rng) }
+        var exhaustive = Double.infinity
+        for code in 0..<19_683 {  // 3^9 assignments
+            var sums = [Double](repeating: 0, count: 3)
+            var squares = [Double](repeating: 0, count: 3)
+            var counts = [Double](repeating: 0, count: 3)
+            var rest = code
+            for v in tiny {
+                sums[rest % 3] += Double(v)
+                squares[rest % 3] += Double(v) * Double(v)
+                counts[rest % 3] += 1
+                rest /= 3
+            }
+            let e = (0..<3).reduce(0.0) { $0 + (counts[$1] > 0 ? squares[$1] - sums[$1] * sums[$1] / counts[$1] : 0) }
+            exhaustive = min(exhaustive, e)
+        }
+        #expect(abs(NaiveKMeans.optimalSquaredError(tiny, clusters: 3) - exhaustive) <= 1e-12)
     }
 
     @Test func perBlockGroupsConsecutiveChannels() throws {
@@ -123,12 +163,20 @@ import Testing
         let (groupOf, groupCount) = QuantTestData.groups(dims: dims, granularity: granularity, linear: false)
         #expect(groupCount == 14)
         #expect(p.codebook.count == 14 * 8)
-        for g in [0, 5, 13] {
-            let members = values.indices.filter { groupOf[$0] == g }.map { values[$0] }
-            let alone = try KMeansQuantizer.quantize(members, dims: [members.count], options: .init(bits: 3))
-            #expect(alone.codebook == Self.group(p, g), "group \(g)")
-        }
         let back = try KMeansQuantizer.dequantize(p, dims: dims)
+        // Independent reference: every group of 3 channels is clustered as one: its squared error lies between
+        // the exact optimum of 8-cluster k-means of its elements and textbook Lloyd's on them.
+        for g in 0..<groupCount {
+            let members = values.indices.filter { groupOf[$0] == g }
+            let group = members.map { values[$0] }
+            let book = Self.group(p, g)
+            #expect(members.allSatisfy { book.contains(back[$0]) }, "group \(g) uses another codebook")
+            let error = NaiveKMeans.squaredError(group, members.map { back[$0] })
+            let optimal = NaiveKMeans.optimalSquaredError(group, clusters: 8)
+            #expect(error >= optimal * (1 - 1e-9), "group \(g): \(error) beats the optimum \(optimal)?")
+            let lloyd = NaiveKMeans.lloydSquaredError(group, clusters: 8)
+            #expect(error <= lloyd * (1 + 1e-9), "group \(g): \(error) vs textbook Lloyd's \(lloyd)")
+        }
         #expect(QuantTestData.mse(values, back) < 1e-3)
     }
 
@@ -232,32 +280,79 @@ import Testing
             #expect(error.code == .invalidTensor)
         }
     }
+}
 
-    /// Prints the time of 25M-element k-means at 2, 4 and 8 bits in release builds (200k elements in debug); never
-    /// asserts a time.
-    @Test func timing() throws {
-        #if DEBUG
-            let n = 200_000
-        #else
-            let n = 25_000_000
-        #endif
-        let base = QuantTestData.gaussian(count: 1 << 16, seed: 9)
-        var rng = SeededGenerator(seed: 10)
-        let big = (0..<n).map { base[$0 & 0xFFFF] * Float.random(in: 0.5...1.5, using: &rng) }
-        let clock = ContinuousClock()
-        var report: [String] = []
-        for bits in [2, 4, 8] {
-            var fallback = false
-            let t = try clock.measure {
-                fallback = try KMeansQuantizer.quantizeReportingFallback(big, dims: [n], options: .init(bits: bits)).1
+/// Exact one-dimensional k-means, independent of `KMeansQuantizer`.
+///
+/// In one dimension an optimal clustering splits the sorted values into contiguous runs, so the least sum
+/// of squared distances to the cluster means follows from dynamic programming over split points:
+/// `best[k][j] = min over i of best[k-1][i] + cost(i..<j)`, with `cost` from prefix sums of the centred
+/// values. O(clusters x n^2).
+enum NaiveKMeans {
+    /// Textbook Lloyd's algorithm in Double: `clusters` centres evenly spaced from the minimum to the maximum,
+    /// then (assign each value to its nearest centre; move each centre to the mean of its values; an empty
+    /// cluster keeps its centre) until no assignment changes or after `iterations` rounds. Returns the sum of
+    /// squared errors of the final assignment. O(iterations x n x clusters).
+    static func lloydSquaredError(_ values: [Float], clusters: Int, iterations: Int = 300) -> Double {
+        let x = values.map(Double.init)
+        guard let lo = x.min(), let hi = x.max() else { return 0 }
+        var centres = (0..<clusters).map { lo + (hi - lo) * Double($0) / Double(max(clusters - 1, 1)) }
+        var assignment = [Int](repeating: -1, count: x.count)
+        func nearest(_ v: Double) -> Int {
+            var best = 0
+            for j in 1..<clusters where abs(v - centres[j]) <= abs(v - centres[best]) { best = j }
+            return best
+        }
+        for _ in 0..<iterations {
+            let next = x.map(nearest)
+            if next == assignment { break }
+            assignment = next
+            var sums = [Double](repeating: 0, count: clusters)
+            var counts = [Int](repeating: 0, count: clusters)
+            for (v, j) in zip(x, assignment) {
+                sums[j] += v
+                counts[j] += 1
             }
-            report.append("\(bits)-bit \(t)\(fallback ? " (linear fallback)" : "")")
+            for j in 0..<clusters where counts[j] > 0 { centres[j] = sums[j] / Double(counts[j]) }
         }
-        let perChannel = try clock.measure {
-            _ = try KMeansQuantizer.quantize(
-                big, dims: [1000, n / 1000], options: .init(bits: 4, granularity: .perAxis(axis: 0)))
+        return x.reduce(0.0) { e, v in e + (v - centres[nearest(v)]) * (v - centres[nearest(v)]) }
+    }
+
+    /// Sum of squared differences, in Double.
+    static func squaredError(_ a: [Float], _ b: [Float]) -> Double {
+        var e = 0.0
+        for (x, y) in zip(a, b) {
+            let d = Double(x) - Double(y)
+            e += d * d
         }
-        report.append("4-bit per-channel (1000 channels) \(perChannel)")
-        print("k-means timing, \(n) elements: " + report.joined(separator: ", "))
+        return e
+    }
+
+    /// The least sum of squared errors of `values` with at most `clusters` cluster centres.
+    static func optimalSquaredError(_ values: [Float], clusters: Int) -> Double {
+        let n = values.count
+        guard n > 0 else { return 0 }
+        let mean = values.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let x = values.map { Double($0) - mean }.sorted()
+        var s1 = [Double](repeating: 0, count: n + 1)
+        var s2 = [Double](repeating: 0, count: n + 1)
+        for i in 0..<n {
+            s1[i + 1] = s1[i] + x[i]
+            s2[i + 1] = s2[i] + x[i] * x[i]
+        }
+        func cost(_ i: Int, _ j: Int) -> Double {
+            guard j > i else { return 0 }
+            let sum = s1[j] - s1[i]
+            return max(0, s2[j] - s2[i] - sum * sum / Double(j - i))
+        }
+        var best = (0...n).map { cost(0, $0) }  // one cluster over the first j values
+        for _ in 1..<max(clusters, 1) {
+            var next = best
+            for j in 1...n {
+                for i in 1..<j where best[i] + cost(i, j) < next[j] { next[j] = best[i] + cost(i, j) }
+            }
+            best = next
+        }
+        return best[n]
     }
 }

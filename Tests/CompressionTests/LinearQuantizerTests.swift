@@ -5,6 +5,63 @@ import ModelIR
 import TestSupport
 import Testing
 
+/// Linear quantization of one group by the textbook definition, checked in exact arithmetic (independent of
+/// `LinearQuantizer`).
+///
+/// Min/max quantization of values `x` to `bits`-bit codes: the range `[lo, hi]` is `[min(x), max(x)]`
+/// widened to include 0. Symmetric: `scale = max(-lo, hi) / qmax` with `qmax = 2^(bits-1) - 1`, codes
+/// `clamp(round(x / scale), -qmax, qmax)`, zero point 0. Asymmetric: `scale = (hi - lo) / (2^bits - 1)`,
+/// `zeroPoint = round(-lo / scale)` and codes `clamp(round(x / scale) + zeroPoint, 0, 2^bits - 1)`. The scale is
+/// the exact quotient rounded up to the next Float (so the range is covered); `round` is to nearest, ties to
+/// even. Products `Float x integer` of at most 24 + 16 bits and the differences below are exact in Double.
+enum NaiveLinear {
+    /// The ways `scale`, `zeroPoint` (nil: symmetric) and `codes` break the definition for `x`; empty when
+    /// they follow it. Only for groups that are not constant (constant groups follow their own rule).
+    static func check(_ x: [Float], codes: [Int32], bits: Int, scale: Float, zeroPoint: Int32?) -> [String] {
+        var failures: [String] = []
+        var lo = 0.0
+        var hi = 0.0
+        for v in x {
+            lo = min(lo, Double(v))
+            hi = max(hi, Double(v))
+        }
+        precondition(lo < hi && x.count == codes.count)
+        let symmetric = zeroPoint == nil
+        let steps = symmetric ? Double((1 << (bits - 1)) - 1) : Double((1 << bits) - 1)
+        let width = symmetric ? max(-lo, hi) : hi - lo
+        // The least Float whose `steps` multiples cover the width.
+        if !(Double(scale) * steps >= width && Double(scale.nextDown) * steps < width) {
+            failures.append("scale \(scale) is not width \(width) / \(steps) rounded up to a Float")
+        }
+        let zp = zeroPoint ?? 0
+        if let zeroPoint {
+            let exact = -lo / Double(scale)
+            if abs(Double(zeroPoint) - exact) > 0.5 + 1e-9 || !(0...Int32(steps)).contains(zeroPoint) {
+                failures.append("zero point \(zeroPoint) is not round(\(exact))")
+            }
+        }
+        let qmin = symmetric ? -Int32(steps) : 0
+        let qmax = Int32(steps)
+        for i in x.indices {
+            let code = codes[i]
+            guard (qmin...qmax).contains(code) else {
+                failures.append("element \(i): code \(code) outside \(qmin)...\(qmax)")
+                continue
+            }
+            // Nearest: |x - (code - zp) * scale| <= scale / 2, exactly; a tie goes to the even multiple
+            // unless the even one is clamped away.
+            let multiple = code - zp
+            let twiceError = 2 * abs(Double(x[i]) - Double(multiple) * Double(scale))
+            if twiceError > Double(scale) {
+                failures.append("element \(i): \(x[i]) -> code \(code) is not the nearest")
+            } else if twiceError == Double(scale), multiple % 2 != 0, code != qmin, code != qmax {
+                failures.append("element \(i): \(x[i]) is a tie rounded to the odd multiple \(multiple)")
+            }
+        }
+        return failures
+    }
+}
+
 /// One quantizer configuration, named for test output.
 struct LinearCase: CustomTestStringConvertible, Sendable {
     var symmetric: Bool
@@ -150,11 +207,27 @@ struct LinearCase: CustomTestStringConvertible, Sendable {
         let axisError = QuantTestData.groupError(values, b, groups: groupOf, group: 0)
         #expect(axisError * 1e4 < tensorError)
         #expect(QuantTestData.mse(values, b) < QuantTestData.mse(values, a))
-        // Brute-force reference: each channel quantized alone gives the same scale.
+        // Independent reference: every channel's scale, zero point and codes from the textbook definition.
+        let axisCodes = QuantTestData.unpackCodes(perAxis.codes.bytes, bits: 8, count: values.count, signed: true)
+        let tensorCodes = QuantTestData.unpackCodes(perTensor.codes.bytes, bits: 8, count: values.count, signed: true)
+        #expect(
+            NaiveLinear.check(values, codes: tensorCodes, bits: 8, scale: perTensor.scales[0], zeroPoint: nil) == [])
+        let asymmetric = try LinearQuantizer.quantize(
+            values, dims: dims, options: .init(bits: 8, symmetric: false, granularity: .perAxis(axis: axis)))
+        let asymmetricCodes = QuantTestData.unpackCodes(
+            asymmetric.codes.bytes, bits: 8, count: values.count, signed: false)
+        #expect(perAxis.scales.count == 5 && asymmetric.scales.count == 5 && asymmetric.zeroPoints.count == 5)
         for c in 0..<5 {
-            let channel = values.indices.filter { groupOf[$0] == c }.map { values[$0] }
-            let alone = try LinearQuantizer.quantize(channel, dims: [channel.count], options: .init(bits: 8))
-            #expect(alone.scales == [perAxis.scales[c]])
+            let members = values.indices.filter { groupOf[$0] == c }
+            let channel = members.map { values[$0] }
+            #expect(channel.count == 200)
+            let symmetricFailures = NaiveLinear.check(
+                channel, codes: members.map { axisCodes[$0] }, bits: 8, scale: perAxis.scales[c], zeroPoint: nil)
+            #expect(symmetricFailures == [], "channel \(c) symmetric")
+            let asymmetricFailures = NaiveLinear.check(
+                channel, codes: members.map { asymmetricCodes[$0] }, bits: 8, scale: asymmetric.scales[c],
+                zeroPoint: asymmetric.zeroPoints[c])
+            #expect(asymmetricFailures == [], "channel \(c) asymmetric")
         }
     }
 
@@ -254,43 +327,5 @@ struct LinearCase: CustomTestStringConvertible, Sendable {
         } catch {
             #expect(error.code == .invalidTensor)
         }
-    }
-
-    /// Prints the time of 8-bit per-channel quantization (and the MSE range search) of 25M elements in
-    /// release builds (200k elements in debug); never asserts a time.
-    @Test func timing() throws {
-        #if DEBUG
-            let n = 200_000
-        #else
-            let n = 25_000_000
-        #endif
-        let channels = 1000
-        let values = QuantTestData.gaussian(count: 1 << 16, seed: 9)
-        let big = (0..<n).map { values[$0 & 0xFFFF] * Float(1 + $0 % 7) }
-        let dims = [channels, n / channels]
-        let clock = ContinuousClock()
-        var q: LinearQuantized?
-        let t1 = try clock.measure {
-            q = try LinearQuantizer.quantize(big, dims: dims, options: .init(bits: 8, granularity: .perAxis(axis: 0)))
-        }
-        let t2 = try clock.measure {
-            _ = try LinearQuantizer.dequantize(
-                q
-                    ?? LinearQuantized(
-                        bits: 8, signed: true, granularity: .perTensor, scales: [], zeroPoints: [],
-                        codes: TensorBuffer(copying: [])), dims: dims)
-        }
-        let t3 = try clock.measure {
-            _ = try LinearQuantizer.quantize(
-                big, dims: dims, options: .init(bits: 8, granularity: .perAxis(axis: 0), range: .mse))
-        }
-        let t4 = try clock.measure {
-            _ = try LinearQuantizer.quantize(
-                big, dims: [n / 32, 32],
-                options: .init(bits: 4, symmetric: false, granularity: .perBlock(axis: 1, blockSize: 32)))
-        }
-        print(
-            "linear timing, \(n) elements: 8-bit per-channel \(t1), dequantize \(t2), MSE range search \(t3), 4-bit blocks of 32 \(t4)"
-        )
     }
 }

@@ -306,20 +306,44 @@ enum Models {
         let result = try run(m, "prune(sparsity=0.3),linear(bits=6)")
         var original: [String: [Float]] = [:]
         for t in m.graph.initializers where t.dtype == .float32 { original[t.name!] = try FloatIO.values(of: t) }
+        var compared = 0
         for t in try result.dequantizedModel().graph.initializers where t.dtype == .float32 {
-            guard let row = result.report.tensors.first(where: { $0.name == t.name }) else { continue }
+            let row = try #require(result.report.tensors.first(where: { $0.name == t.name }), "\(t.name!)")
             let after = try FloatIO.values(of: t)
             let before = original[t.name!]!
             if row.skipped != nil {
                 #expect(after == before, "\(t.name!) was skipped but changed")
                 continue
             }
-            let s = ErrorMetrics.compare(original: before, approximation: after)
-            #expect(abs(s.relativeL2 - (row.relativeL2 ?? -1)) < 1e-9, "\(t.name!)")
+            // The textbook metrics, by a plain loop in Double (independent of ErrorMetrics).
+            #expect(before.count == after.count)
+            var signal = 0.0  // Σ x²
+            var other = 0.0  // Σ y²
+            var dot = 0.0  // Σ x y
+            var noise = 0.0  // Σ (x - y)²
+            var maxError = 0.0
+            for (x, y) in zip(before.map(Double.init), after.map(Double.init)) {
+                signal += x * x
+                other += y * y
+                dot += x * y
+                noise += (x - y) * (x - y)
+                maxError = max(maxError, abs(x - y))
+            }
+            #expect(noise > 0 && signal > 0, "\(t.name!): 6-bit quantization changes the weights")
+            let relativeL2 = (noise / signal).squareRoot()
+            let cosine = dot / (signal * other).squareRoot()
+            let sqnr = 10 * log10(signal / noise)
+            let name = t.name!
+            #expect(abs((row.relativeL2 ?? .nan) - relativeL2) <= 1e-9 * relativeL2, "\(name) \(relativeL2)")
+            #expect(abs((row.cosine ?? .nan) - cosine) <= 1e-12, "\(name) cosine \(cosine)")
+            #expect(row.maxAbsError == maxError, "\(name) max error \(maxError)")
+            #expect(abs((row.sqnrDB ?? .nan) - sqnr) <= 1e-9, "\(name) SQNR \(sqnr)")
             let zeros = Double(after.filter { $0 == 0 }.count) / Double(after.count)
             #expect(abs(zeros - row.sparsity) < 1e-12)
             #expect(row.bits == 6)
+            compared += 1
         }
+        #expect(compared == 3, "the three compressed tensors were compared")
         // The encoded model holds linear storage for the compressed tensors.
         let kinds = result.model.graph.initializers.map(\.storage.kind)
         #expect(kinds.filter { $0 == "linear" }.count == 3)
@@ -372,7 +396,11 @@ enum Models {
             let r = try PassManager(recipe: Recipe(passes: try Pipeline.parse(p))).run(m)
             #expect(r.report.totals.originalBytes > 0 || m.graph.initializers.isEmpty, "\(path) \(p)")
             for row in r.report.tensors where row.skipped == nil {
-                #expect(row.cosine.map { $0.isFinite } ?? true, "\(path) \(p) \(row.name)")
+                // Every processed tensor is measured: its metrics are present and finite.
+                #expect(
+                    row.cosine?.isFinite == true, "\(path) \(p) \(row.name): cosine \(String(describing: row.cosine))")
+                #expect(row.relativeL2?.isFinite == true, "\(path) \(p) \(row.name)")
+                #expect(row.maxAbsError?.isFinite == true, "\(path) \(p) \(row.name)")
             }
             if p == "linear(bits=8)" {
                 for row in r.report.tensors where row.skipped == nil {

@@ -113,7 +113,10 @@ import Testing
         let a = try MPZWriter.image(Self.contents(tensors), file: "t.mpz", threads: 1).bytes
         let b = try MPZWriter.image(Self.contents(tensors), file: "t.mpz", threads: 4).bytes
         #expect(a == b)
-        #expect(a.count % 1 == 0 && Array(a.prefix(8)) == MPZ.magic)
+        // A whole file: the magic of schemas/mpz.md and, at offset 16, its own size.
+        #expect(Array(a.prefix(8)) == [0x89, 0x4D, 0x50, 0x5A, 0x0D, 0x0A, 0x1A, 0x0A])
+        let fileSize = (0..<8).reduce(UInt64(0)) { v, k in v | UInt64(a[16 + k]) << UInt64(8 * k) }
+        #expect(a.count > 64 && fileSize == UInt64(a.count))
     }
 
     /// Opens `bytes` and decodes every section; returns the error, if any.

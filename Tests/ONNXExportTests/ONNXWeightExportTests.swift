@@ -38,8 +38,12 @@ enum ExportProbe {
         return b.bytes
     }
 
-    /// The values of a dense float tensor.
-    static func floats(_ t: Tensor) throws -> [Float] { try FloatIO.values(of: t) }
+    /// The values of a dense float tensor; float16 ones decoded by `Binary16`, not by the code under test.
+    static func floats(_ t: Tensor) throws -> [Float] {
+        guard t.dtype == .float16 else { return try FloatIO.values(of: t) }
+        let b = bytes(t)
+        return stride(from: 0, to: b.count, by: 2).map { Binary16.value(UInt16(b[$0]) | UInt16(b[$0 + 1]) << 8) }
+    }
 
     /// Signed or unsigned 8/16-bit integers of a dense tensor, widened.
     static func ints(_ t: Tensor) -> [Int32] {
@@ -65,7 +69,7 @@ enum ExportProbe {
     }
 
     /// The value `name` computes in `g`, evaluating the DequantizeLinear / Gather / Cast nodes the export adds
-    /// the way ONNX defines them (a Cast to float16 rounds to nearest even).
+    /// the way ONNX defines them (a Cast to float16 rounds to nearest even, by `Binary16`).
     static func evaluate(_ name: String, in g: Graph) throws -> [Float] {
         let t = tensors(g)
         if let w = t[name] { return try floats(w) }
@@ -75,7 +79,7 @@ enum ExportProbe {
             let to = DType(rawValue: Int32(n.attribute("to")!.int!))
             if let src = t[n.inputs[0]], src.dtype.isInteger { return ints(src).map { Float($0) } }
             let v = try evaluate(n.inputs[0], in: g)
-            return to == .float16 ? FloatCast.convert(v, to: .float16, clamp: false).roundTripped : v
+            return to == .float16 ? v.map(Binary16.rounded) : v
         case "DequantizeLinear":
             let q = try #require(t[n.inputs[0]]), s = try #require(t[n.inputs[1]]), z = try #require(t[n.inputs[2]])
             let codes = ints(q), scales = try floats(s), zeros = ints(z)
@@ -140,8 +144,68 @@ enum ExportProbe {
     }
 }
 
+/// IEEE 754 binary16 by its definition, the oracle for float16 values (independent of `FloatCast` and `FloatIO`).
+///
+/// A pattern `s eeeee mmmmmmmmmm` is `(-1)^s x 2^(e-15) x (1 + m/1024)` for `e` in 1...30,
+/// `(-1)^s x 2^-14 x m/1024` for `e == 0`, infinity (`m == 0`) or NaN for `e == 31`. The finite non-negative
+/// patterns 0x0000...0x7BFF increase with their value, so rounding searches them.
+enum Binary16 {
+    static func value(_ bits: UInt16) -> Float {
+        let sign: Double = bits & 0x8000 != 0 ? -1 : 1
+        let e = Int(bits >> 10 & 0x1F)
+        let m = Double(bits & 0x3FF)
+        if e == 31 { return m == 0 ? Float(sign * .infinity) : .nan }
+        let magnitude =
+            e == 0 ? m / 1024 * 0x1p-14 : (1 + m / 1024) * Double(sign: .plus, exponent: e - 15, significand: 1)
+        return Float(sign * magnitude)
+    }
+
+    /// `x` rounded to binary16: to nearest, ties to the even pattern, `|x| >= 65520` to infinity.
+    static func bits(_ x: Float) -> UInt16 {
+        if x.isNaN { return 0x7E00 }
+        let sign: UInt16 = x.sign == .minus ? 0x8000 : 0
+        let a = Double(x.magnitude)
+        if a >= 65520 { return sign | 0x7C00 }
+        // The largest pattern whose value is <= a.
+        var lo: UInt16 = 0
+        var hi: UInt16 = 0x7BFF
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2
+            if Double(value(mid)) <= a { lo = mid } else { hi = mid - 1 }
+        }
+        if Double(value(lo)) == a || lo == 0x7BFF { return sign | lo }
+        let midpoint = (Double(value(lo)) + Double(value(lo + 1))) / 2  // exact in Double
+        if a < midpoint { return sign | lo }
+        if a > midpoint { return sign | (lo + 1) }
+        return sign | (lo % 2 == 0 ? lo : lo + 1)
+    }
+
+    static func rounded(_ x: Float) -> Float { value(bits(x)) }
+}
+
 @Suite struct ONNXWeightExportTests {
     typealias P = ExportProbe
+
+    /// The oracle itself, against values tabulated from IEEE 754 binary16.
+    @Test func binary16OracleMatchesTheStandard() {
+        let table: [(Float, UInt16)] = [
+            (0, 0x0000), (-0.0, 0x8000), (1, 0x3C00), (-2, 0xC000), (0.5, 0x3800), (65504, 0x7BFF),
+            (0x1p-24, 0x0001), (0x1p-14, 0x0400), (0x1.FF8p-15, 0x03FF), (0.333251953125, 0x3555),
+            (.infinity, 0x7C00), (-.infinity, 0xFC00),
+        ]
+        for (x, h) in table {
+            #expect(Binary16.bits(x) == h, "\(x)")
+            #expect(Binary16.value(h).bitPattern == x.bitPattern, "\(h)")
+        }
+        // Rounding: to nearest, ties to the even pattern, overflow from the midpoint 65520 on.
+        let rounding: [(Float, UInt16)] = [
+            (1 + 0x1p-11, 0x3C00), (1 + 3 * 0x1p-11, 0x3C02), (1 + 0x1p-11 + 0x1p-20, 0x3C01),
+            (0x1p-25, 0x0000), (3 * 0x1p-25, 0x0002), (0x1p-25 + 0x1p-35, 0x0001), (65519, 0x7BFF),
+            (65520, 0x7C00), (-65520, 0xFC00), (0.1, 0x2E66), (1e-8, 0x0000),
+        ]
+        for (x, h) in rounding { #expect(Binary16.bits(x) == h, "\(x)") }
+        #expect(Binary16.value(0x7E00).isNaN && Binary16.bits(.nan) & 0x7C00 == 0x7C00)
+    }
 
     static let values = QuantTestData.gaussian(count: 4 * 6 * 8, seed: 11)
     static let dims: [Int64] = [4, 6, 8]
@@ -251,7 +315,7 @@ enum ExportProbe {
         #expect(nodes[1].attribute("to")?.int == Int64(dtype.rawValue))
         let want = try LinearQuantizer.dequantize(q, dims: Self.dims.map { Int($0) })
         let got = try P.evaluate("w", in: out.graph)
-        #expect(got == (dtype == .float16 ? FloatCast.convert(want, to: .float16, clamp: false).roundTripped : want))
+        #expect(got == (dtype == .float16 ? want.map(Binary16.rounded) : want))
     }
 
     @Test func zeroPointOutsideTheCodeTypeFallsBack() throws {
@@ -301,7 +365,8 @@ enum ExportProbe {
 
     @Test func reducedPrecisionBecomesCast() throws {
         let values = QuantTestData.gaussian(count: 2048, seed: 9)  // fp16 mode takes 1024+ elements
-        let (bits, back, _) = FloatCast.convert(values, to: .float16, clamp: false)
+        let bits = FloatCast.convert(values, to: .float16, clamp: false).bits  // input data only
+        let back = bits.map(Binary16.value)
         let data = TensorBuffer(count: bits.count * 2) { o in
             for i in bits.indices { o.storeBytes(of: bits[i].littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
         }
@@ -346,9 +411,9 @@ enum ExportProbe {
         let t = P.tensors(out.graph)
         #expect(t["big"] == nil && t["big_fp16"]?.dtype == .float16 && t["lin_fp16"]?.dtype == .float16)
         #expect(t["small"]?.dtype == .float32 && t["over"]?.dtype == .float32 && t["double"]?.dtype == .float64)
-        #expect(try P.evaluate("big", in: out.graph) == FloatCast.convert(big, to: .float16, clamp: false).roundTripped)
+        #expect(try P.evaluate("big", in: out.graph) == big.map(Binary16.rounded))
         let lin = try LinearQuantizer.dequantize(q, dims: [32, 64])
-        #expect(try P.evaluate("lin", in: out.graph) == FloatCast.convert(lin, to: .float16, clamp: false).roundTripped)
+        #expect(try P.evaluate("lin", in: out.graph) == lin.map(Binary16.rounded))
         #expect(out.graph.nodes.filter { $0.opType == "Cast" }.map(\.outputs) == [["big"], ["lin"]])
         #expect(P.undefinedInputs(out.graph).isEmpty)
     }

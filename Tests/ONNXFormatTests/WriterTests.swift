@@ -45,10 +45,16 @@ import Testing
             if t.layout.dataField == .external { externalLarge += 1 }
         }
         #expect(large > 0 && externalLarge == large)
-        // And back inline: same bytes as the original file.
+        // And back inline (raw_data, as the source had them, without the external-data fields): the same
+        // model, and the same bytes as the original file.
         var model = back.model
-        model.forEachTensor { _, t in if t.layout.dataField == .external { t.layout.dataField = .raw } }
-        #expect(try ONNXWriter.serialize(model).count > 2_000_000)
+        model.forEachTensor { _, t in
+            if t.layout.dataField == .external {
+                t.layout = TensorLayout(dataField: .raw, hasDataType: t.layout.hasDataType, segment: t.layout.segment)
+            }
+        }
+        #expect(model == source.model)
+        #expect(try ONNXWriter.serialize(model) == Fixtures.read(Fixtures.sharedModel("silero_vad.onnx")))
     }
 
     @Test func modelsOverTheMessageLimitMoveWeightsOutAutomatically() throws {
@@ -90,9 +96,32 @@ import Testing
         #expect(try Fixtures.read(path) == original)
     }
 
-    @Test func failedWriteLeavesNoFile() throws {
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("sigmoid.onnx")).model
-        #expect(throws: ONNXError.self) { try ONNXWriter.write(model, to: "/nonexistent-dir/x.onnx") }
+    /// The write fails at the last step (the rename into place: a non-empty folder has the output's name),
+    /// after the temporary files were written: the folder is left as it was.
+    @Test(arguments: [ONNXWriteOptions.ExternalData.automatic, .always])
+    func failedWriteLeavesNoFile(externalData: ONNXWriteOptions.ExternalData) throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let blocker = dir.appendingPathComponent("x.onnx")
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: false)
+        try Data([1, 2, 3]).write(to: blocker.appendingPathComponent("keep"))
+        let model = try ONNXReader.read(path: Fixtures.sharedModel("silero_vad.onnx")).model
+        let e = #expect(throws: ONNXError.self) {
+            try ONNXWriter.write(model, to: blocker.path, options: ONNXWriteOptions(externalData: externalData))
+        }
+        #expect(e?.code == .io && e?.message.contains("rename") == true, "\(String(describing: e))")
+        let left = try files(in: dir)
+        if externalData == .always {
+            // Known defect of ONNXWriter.write: the side file is renamed into place before the main file, so
+            // when the main file's rename fails `x.onnx.data` stays behind.
+            withKnownIssue("a failed write leaves the committed side file behind") {
+                #expect(left == ["x.onnx"], "a failed write must leave nothing behind")
+            }
+        } else {
+            #expect(left == ["x.onnx"], "a failed write must leave nothing behind")
+        }
+        #expect(try files(in: blocker) == ["keep"])
+        #expect(try Fixtures.read(blocker.appendingPathComponent("keep").path) == [1, 2, 3])
     }
 
     @Test func sameInputGivesSameBytes() throws {
@@ -108,7 +137,23 @@ import Testing
                 == Fixtures.read(dir.appendingPathComponent("b.onnx.data").path))
         let a = try Fixtures.read(dir.appendingPathComponent("a.onnx").path)
         let b = try Fixtures.read(dir.appendingPathComponent("b.onnx").path)
-        // The two differ only in the side file's name.
-        #expect(a.count == b.count)
+        // The two differ only in the side file's name: naming `b.onnx.data` where `a` names `a.onnx.data`
+        // makes them equal.
+        let (from, to) = (Array("a.onnx.data".utf8), Array("b.onnx.data".utf8))
+        var renamed = a
+        var references = 0
+        var i = 0
+        while i + from.count <= renamed.count {
+            if Array(renamed[i..<(i + from.count)]) == from {
+                renamed.replaceSubrange(i..<(i + from.count), with: to)
+                references += 1
+                i += from.count
+            } else {
+                i += 1
+            }
+        }
+        #expect(references > 0, "a.onnx names its side file")
+        #expect(a != b)
+        #expect(renamed == b)
     }
 }
