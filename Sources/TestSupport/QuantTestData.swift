@@ -40,7 +40,9 @@ public enum QuantTestData {
 
     /// The parameter group of every element, from the definitions, by multi-index. `linear`: `.perBlock` is
     /// ONNX blocked quantization; otherwise a group of channels.
-    public static func groups(dims: [Int], granularity: QuantizationGranularity, linear: Bool) -> (of: [Int], count: Int) {
+    public static func groups(dims: [Int], granularity: QuantizationGranularity, linear: Bool) -> (
+        of: [Int], count: Int
+    ) {
         let n = dims.reduce(1, *)
         switch granularity {
         case .perTensor:
