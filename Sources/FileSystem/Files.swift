@@ -35,26 +35,8 @@ public enum Files {
     public static func readPrefix(_ path: String, count: Int, file: String = #fileID, line: Int = #line)
         throws(FileSystemError) -> (bytes: [UInt8], fileSize: Int)
     {
-        let location = FileSystemError.SourceLocation(file: file, line: line)
-        let (fd, size) = try openRegularFile(path, location: location)
-        defer { try? fd.close() }
-        var bytes = [UInt8](repeating: 0, count: max(count, 0))
-        var used = 0
-        while used < bytes.count {
-            let n: Int
-            do {
-                n = try bytes.withUnsafeMutableBytes {
-                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[used...]))
-                }
-            } catch {
-                throw FileSystemError(
-                    Syscalls.failure(error), path: path, operation: .read, "cannot read", location: location)
-            }
-            if n == 0 { break }
-            used += n
-        }
-        bytes.removeLast(bytes.count - used)
-        return (bytes, size)
+        let input = try ReadableFile(path: path, file: file, line: line)
+        return (try input.read(at: 0, count: count), input.size)
     }
 
     /// The regular file at `path`, mapped read-only (pages are read when touched).

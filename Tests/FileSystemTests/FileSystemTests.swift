@@ -191,6 +191,11 @@ struct ReadTests {
         let seen = mapped.address.map { Array(UnsafeRawBufferPointer(start: $0, count: mapped.count)) }
         #expect(seen == bytes)
         #expect(try Files.checkRegularFile(dir.file("in.bin")) == bytes.count)
+        let input = try ReadableFile(path: dir.file("in.bin"))
+        #expect(input.size == bytes.count)
+        #expect(try input.read(at: 65_536, count: 8) == Array(bytes[65_536..<65_544]))
+        #expect(try input.read(at: 69_996, count: 8) == Array(bytes[69_996...]))
+        #expect(try input.read(at: 80_000, count: 8) == [])
     }
 
     @Test("a file shorter than the prefix asked for gives what it has; an empty one maps to nothing")
@@ -226,6 +231,7 @@ struct ReadTests {
             ("readPrefix", { () throws(FileSystemError) in _ = try Files.readPrefix(path, count: 8) }),
             ("map", { () throws(FileSystemError) in _ = try Files.map(path) }),
             ("checkRegularFile", { () throws(FileSystemError) in try Files.checkRegularFile(path) }),
+            ("ReadableFile", { () throws(FileSystemError) in _ = try ReadableFile(path: path) }),
         ]
         for (name, call) in calls {
             let error = fileSystemError(call)
