@@ -218,9 +218,18 @@ struct TreeJoiner {
     }
 }
 
-/// KerasHDF5's use of the file-system layer (`FileSystem`): output files, with its errors wrapped as
-/// `KerasError`s that keep them as their cause.
+/// KerasHDF5's use of the file-system layer (`FileSystem`): inputs and output files, with its errors
+/// wrapped as `KerasError`s that keep them as their cause.
 enum KerasFiles {
+    /// The regular file at `path`, open for reading.
+    static func open(_ path: String) throws(KerasError) -> ReadableFile {
+        do {
+            return try ReadableFile(path: path)
+        } catch {
+            throw KerasError(error)
+        }
+    }
+
     /// The temporary file that becomes `path` when committed (see `AtomicFile`).
     static func create(_ path: String) throws(KerasError) -> AtomicFile {
         do {
