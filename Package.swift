@@ -14,10 +14,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The common IR: graph, tensors, metadata. Pure Swift, no C.
         .target(name: "ModelIR"),
+
+        // The one file-system layer: atomic writes (temp file, fsync, rename), reads, memory maps, regular-file
+        // checks, errno -> FileSystemError. Over swift-system's FileDescriptor, FilePath and Errno.
+        .target(name: "FileSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
 
         // libprotobuf-c, found through pkg-config.
         .systemLibrary(
@@ -28,7 +33,7 @@ let package = Package(
         // The committed protoc-c output of schemas/onnx.proto (scripts/regen-onnx-proto.sh).
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
         // ONNX reader and writer <-> IR. The only module that sees protobuf-c.
-        .target(name: "ONNXFormat", dependencies: ["ModelIR", "CONNXProto"]),
+        .target(name: "ONNXFormat", dependencies: ["ModelIR", "CONNXProto", "FileSystem"]),
 
         // libhdf5 (Debian libhdf5-dev), found through pkg-config, with shims for the macros Swift cannot import.
         .systemLibrary(
@@ -39,7 +44,9 @@ let package = Package(
         // Keras HDF5 / .keras reader and writer <-> IR, over a small internal HDF5 wrapper.
         .target(
             name: "KerasHDF5",
-            dependencies: ["ModelIR", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: [
+                "ModelIR", "CHDF5", "FileSystem", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
         ),
 
         // Entropy coders and bit-level layouts: bit packing, Huffman codes/blocks/streams, the symbol coder,
@@ -55,12 +62,14 @@ let package = Package(
         .target(name: "ONNXExport", dependencies: ["ModelIR", "Compression"]),
 
         // The .mpz container (schemas/mpz.md): writer and memory-mapped reader. Pure Swift.
-        .target(name: "MPZFormat", dependencies: ["ModelIR", "Codecs"]),
+        .target(name: "MPZFormat", dependencies: ["ModelIR", "Codecs", "FileSystem"]),
 
         // Library facade used by the CLI.
         .target(
             name: "ModelPress",
-            dependencies: ["ModelIR", "ONNXFormat", "ONNXExport", "KerasHDF5", "Compression", "MPZFormat"]),
+            dependencies: [
+                "ModelIR", "ONNXFormat", "ONNXExport", "KerasHDF5", "Compression", "MPZFormat", "FileSystem",
+            ]),
         .executableTarget(
             name: "modelpress",
             dependencies: [
@@ -88,5 +97,8 @@ let package = Package(
             name: "MPZFormatTests",
             dependencies: ["MPZFormat", "Codecs", "Compression", "ModelIR", "TestSupport", "ONNXFormat"]),
         .testTarget(name: "ModelPressCLITests", dependencies: ["TestSupport"]),
+        .testTarget(
+            name: "FileSystemTests",
+            dependencies: ["FileSystem", .product(name: "SystemPackage", package: "swift-system")]),
     ]
 )

@@ -1,3 +1,5 @@
+import FileSystem
+
 /// An error reading or writing a Keras model file: what went wrong, in which file, and where in it.
 ///
 /// `description` is one line meant for a terminal: file, problem, and what to do.
@@ -25,12 +27,17 @@ public struct KerasError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
     /// Where in the file: an HDF5 object path, layer or weight name.
     public var location: String?
+    /// The file-system failure behind an `.io` error (its `errno`, path and operation).
+    public var cause: FileSystemError?
 
-    public init(_ code: Code, path: String, _ message: String, at location: String? = nil) {
+    public init(
+        _ code: Code, path: String, _ message: String, at location: String? = nil, cause: FileSystemError? = nil
+    ) {
         self.code = code
         self.path = path
         self.message = message
         self.location = location
+        self.cause = cause
     }
 
     public var description: String {

@@ -1,9 +1,6 @@
+import FileSystem
 import Foundation
 import ModelIR
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Options for `KerasWriter`.
 public struct KerasWriteOptions: Sendable {
@@ -33,26 +30,31 @@ public enum KerasWriter {
         -> KerasWriteResult
     {
         let (doc, tree) = try prepare(model, path: path, options: options)
-        if let id = KerasFiles.identity(path),
-            options.protectedPaths.contains(where: { KerasFiles.identity($0).map { $0 == id } ?? false })
-        {
+        if Files.isSameFile(path, asAnyOf: options.protectedPaths) {
             throw KerasError(
                 .io, path: path, "is an input of this run; refusing to overwrite it (choose another output name)")
         }
-        let temp = KerasFiles.temporaryPath(for: path)
-        do {
-            if doc.kind == "keras-zip" {
-                let image = try HDF5.writeTreeImage(tree)
-                try KerasZip.write(entries: doc.zipEntries ?? [], weights: image, to: temp, path: path)
-            } else {
-                try HDF5.writeTree(tree, to: temp)
+        // Dropped without `commit` (any throw below), the temporary file is removed.
+        var output = try KerasFiles.create(path)
+        if doc.kind == "keras-zip" {
+            let archive = try KerasZip.archive(
+                entries: doc.zipEntries ?? [], weights: try HDF5.writeTreeImage(tree), path: path)
+            do {
+                try output.write(archive)
+            } catch {
+                throw KerasError(error)
             }
-            try KerasFiles.commit(temp, to: path)
-        } catch {
-            unlink(temp)
-            throw error
+        } else {
+            // libhdf5 creates (truncates) and writes the temporary file through its own handle.
+            let temporary = output.temporaryPath
+            do {
+                try HDF5.writeTree(tree, to: temporary)
+            } catch {
+                throw error.naming(path, insteadOf: temporary)
+            }
         }
-        return KerasWriteResult(path: path, bytes: KerasFiles.size(path) ?? 0)
+        try KerasFiles.commit(output)
+        return KerasWriteResult(path: path, bytes: Files.size(ofFileAt: path) ?? 0)
     }
 
     /// The file's bytes, for standard output.
@@ -62,10 +64,7 @@ public enum KerasWriter {
         let (doc, tree) = try prepare(model, path: path, options: options)
         let image = try HDF5.writeTreeImage(tree)
         guard doc.kind == "keras-zip" else { return image }
-        let temp = KerasFiles.temporaryPath(for: NSTemporaryDirectory() + "/modelpress-stdout.keras")
-        defer { unlink(temp) }
-        try KerasZip.write(entries: doc.zipEntries ?? [], weights: image, to: temp, path: path)
-        return try KerasFiles.readAll(temp)
+        return try KerasZip.archive(entries: doc.zipEntries ?? [], weights: image, path: path)
     }
 
     /// Checks everything that can fail before a byte is written, and builds the tree to write.
@@ -219,50 +218,49 @@ struct TreeJoiner {
     }
 }
 
-/// Small file helpers: temporary names, rename into place, identity.
+/// KerasHDF5's use of the file-system layer (`FileSystem`): inputs and output files, with its errors
+/// wrapped as `KerasError`s that keep them as their cause.
 enum KerasFiles {
-    static func temporaryPath(for path: String) -> String {
-        let dir: String
-        let name: String
-        if let slash = path.lastIndex(of: "/") {
-            dir = slash == path.startIndex ? "/" : String(path[..<slash])
-            name = String(path[path.index(after: slash)...])
-        } else {
-            dir = "."
-            name = path
-        }
-        let tag = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        return dir + "/." + name + ".tmp-\(getpid())-" + tag
-    }
-
-    static func commit(_ temp: String, to path: String) throws(KerasError) {
-        let fd = open(temp, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-        guard rename(temp, path) == 0 else {
-            throw KerasError(
-                .io, path: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
+    /// The regular file at `path`, open for reading.
+    static func open(_ path: String) throws(KerasError) -> ReadableFile {
+        do {
+            return try ReadableFile(path: path)
+        } catch {
+            throw KerasError(error)
         }
     }
 
-    static func identity(_ path: String) -> (UInt64, UInt64)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (UInt64(st.st_dev), UInt64(st.st_ino))
-    }
-
-    static func size(_ path: String) -> Int? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return Int(st.st_size)
-    }
-
-    static func readAll(_ path: String) throws(KerasError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw KerasError(.io, path: path, "cannot read the file")
+    /// The temporary file that becomes `path` when committed (see `AtomicFile`).
+    static func create(_ path: String) throws(KerasError) -> AtomicFile {
+        do {
+            return try AtomicFile(path: path)
+        } catch {
+            throw KerasError(error)
         }
-        return [UInt8](data)
+    }
+
+    /// Syncs the finished file and renames it into place.
+    static func commit(_ file: consuming AtomicFile) throws(KerasError) {
+        do {
+            try file.commit()
+        } catch {
+            throw KerasError(error)
+        }
+    }
+}
+
+extension KerasError {
+    /// An `.io` error for a failed file-system operation, naming its path and keeping it as the cause.
+    init(_ cause: FileSystemError) {
+        self.init(.io, path: cause.path, cause.detail, cause: cause)
+    }
+
+    /// This error with `path` in place of `temporary` (a write's temporary file), in the path and in
+    /// libhdf5's own text, so the user is told about the file they named.
+    func naming(_ path: String, insteadOf temporary: String) -> KerasError {
+        var e = self
+        if e.path == temporary || e.path.isEmpty { e.path = path }
+        e.message = e.message.replacingOccurrences(of: temporary, with: path)
+        return e
     }
 }

@@ -1,3 +1,4 @@
+import FileSystem
 import Foundation
 import ModelIR
 import ZIPFoundation
@@ -11,10 +12,7 @@ enum KerasZip {
     static let maxExpansion: UInt64 = 1100
 
     static func isZip(path: String) -> Bool {
-        guard let h = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? h.close() }
-        let head = ((try? h.read(upToCount: 4)) ?? nil) ?? Data()
-        return [UInt8](head) == magic
+        (try? Files.readPrefix(path, count: magic.count).bytes) == magic
     }
 
     static func read(path: String) throws(KerasError) -> KerasReadResult {
@@ -24,7 +22,7 @@ enum KerasZip {
         } catch {
             throw KerasError(.malformed, path: path, "is not a readable zip archive (\(error))")
         }
-        return try read(archive: archive, size: UInt64(KerasFiles.size(path) ?? 0), path: path)
+        return try read(archive: archive, size: UInt64(Files.size(ofFileAt: path) ?? 0), path: path)
     }
 
     static func read(bytes: [UInt8], path: String) throws(KerasError) -> KerasReadResult {
@@ -94,12 +92,13 @@ enum KerasZip {
             zip: .init(entries: entries, config: config, metadata: metadata))
     }
 
-    /// Writes the archive entries in their recorded order, with `weights` as `model.weights.h5`.
-    static func write(entries: [ContainerDoc.ZipEntryDoc], weights: [UInt8], to temp: String, path: String)
-        throws(KerasError)
+    /// The archive's bytes: the entries in their recorded order, with `weights` as `model.weights.h5`.
+    /// Built in memory (`Archive(accessMode: .create)` over `Data`): the same bytes a file archive gets.
+    static func archive(entries: [ContainerDoc.ZipEntryDoc], weights: [UInt8], path: String) throws(KerasError)
+        -> [UInt8]
     {
         do {
-            let archive = try Archive(url: URL(fileURLWithPath: temp), accessMode: .create)
+            let archive = try Archive(accessMode: .create)
             for e in entries {
                 let data = e.path == weightsEntry ? Data(weights) : (e.data ?? Data())
                 try archive.addEntry(
@@ -111,6 +110,12 @@ enum KerasZip {
                         return data.subdata(in: start..<min(start + size, data.count))
                     })
             }
+            guard let bytes = archive.data else {
+                throw KerasError(.io, path: path, "cannot write the .keras archive: the archive holds no bytes")
+            }
+            return [UInt8](bytes)
+        } catch let e as KerasError {
+            throw e
         } catch {
             throw KerasError(.io, path: path, "cannot write the .keras archive: \(error)")
         }

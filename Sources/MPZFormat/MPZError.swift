@@ -1,3 +1,5 @@
+import FileSystem
+
 /// An error reading or writing a `.mpz` file: one line naming the file, the section and the problem.
 public struct MPZError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: String, Hashable, Sendable {
@@ -18,12 +20,17 @@ public struct MPZError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `header`, `index`, `graph section`, `chunk 12 (tensor 'conv1.weight')`, ...
     public var section: String?
     public var message: String
+    /// The file-system failure behind an `.io` error (its `errno`, path and operation).
+    public var cause: FileSystemError?
 
-    public init(_ code: Code, file: String, _ message: String, in section: String? = nil) {
+    public init(
+        _ code: Code, file: String, _ message: String, in section: String? = nil, cause: FileSystemError? = nil
+    ) {
         self.code = code
         self.file = file
         self.section = section
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { file + ": " + (section.map { $0 + ": " } ?? "") + message }

@@ -1,5 +1,6 @@
 import Codecs
 import Dispatch
+import FileSystem
 import ModelIR
 
 /// Everything a `.mpz` file holds, before encoding.
@@ -35,12 +36,15 @@ public struct MPZImage: Sendable {
     public var payloads: [[UInt8]]
     public var fileSize: Int
 
-    /// Writes the file to `fd` in order: header, index, sections, zero padding between them.
+    /// Hands the file's bytes to `emit` in order: header, index, sections, zero padding between them.
     func write(_ emit: (UnsafeRawBufferPointer) throws(MPZError) -> Void) throws(MPZError) {
         var position = 0
         func put(_ bytes: [UInt8]) throws(MPZError) {
-            let p = bytes.withUnsafeBytes { $0 }  // arrays are contiguous; `bytes` outlives the call
-            try withExtendedLifetime(bytes) { () throws(MPZError) in try emit(p) }
+            var failure: MPZError?
+            bytes.withUnsafeBytes { p in
+                do throws(MPZError) { try emit(p) } catch { failure = error }
+            }
+            if let failure { throw failure }
             position += bytes.count
         }
         try put(header)
@@ -194,17 +198,16 @@ public enum MPZWriter {
     /// complete; `path` may not be one of `protectedPaths` (the inputs). `-` writes standard output.
     public static func write(_ image: MPZImage, to path: String, protectedPaths: [String] = []) throws(MPZError) {
         if path == "-" {
-            try image.write { p throws(MPZError) in try MPZFileIO.writeAll(1, p, path: "-") }
+            try image.write { p throws(MPZError) in
+                do throws(FileSystemError) { try Files.writeStandardOutput(p) } catch { throw MPZError(error) }
+            }
             return
         }
         try MPZFileIO.checkNotInput(path, protectedPaths: protectedPaths)
-        let out = try MPZFileIO.AtomicFile(path)
-        do {
-            try image.write { p throws(MPZError) in try out.write(p) }
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
+        try Files.writeAtomically(to: path, mapError: MPZError.init) { (out) throws(MPZError) in
+            try image.write { p throws(MPZError) in
+                do throws(FileSystemError) { try out.write(p) } catch { throw MPZError(error) }
+            }
         }
     }
 }

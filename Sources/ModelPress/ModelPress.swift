@@ -1,4 +1,5 @@
 import Compression
+import FileSystem
 import Foundation
 import KerasHDF5
 import MPZFormat
@@ -203,51 +204,26 @@ public enum ModelPress {
 
     /// The first bytes of the file at `path` (for format detection) and its size.
     static func readHeader(_ path: String) throws(ModelPressError) -> ([UInt8], Int) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ModelPressError(.input, "\(path): cannot open: \(String(cString: strerror(errno)))")
+        do {
+            return try Files.readPrefix(path, count: 8)
+        } catch {
+            throw ModelPressError(.input, error.description, cause: error)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw ModelPressError(.input, "\(path): is not a regular file")
-        }
-        var header = [UInt8](repeating: 0, count: 8)
-        let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 8) }
-        return (Array(header.prefix(max(n, 0))), Int(st.st_size))
     }
 
     static func readStandardInput() throws(ModelPressError) -> [UInt8] {
-        try readAll(0, path: "-", sizeHint: 1 << 20)
-    }
-
-    private static func readAll(_ fd: Int32, path: String, sizeHint: Int) throws(ModelPressError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: max(sizeHint, 1))
-        var used = 0
-        while true {
-            if used == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: out.count)) }
-            let n = out.withUnsafeMutableBytes { p in read(fd, p.baseAddress! + used, p.count - used) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ModelPressError(.input, "\(path): cannot read: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            used += n
+        do {
+            return try Files.readStandardInput()
+        } catch {
+            throw ModelPressError(.input, error.description, cause: error)
         }
-        out.removeLast(out.count - used)
-        return out
     }
 
     static func writeStandardOutput(_ bytes: [UInt8]) throws(ModelPressError) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { p in Glibc.write(1, p.baseAddress! + done, p.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ModelPressError(
-                    .output, "-: cannot write to standard output: \(String(cString: strerror(errno)))")
-            }
-            done += n
+        do {
+            try Files.writeStandardOutput(bytes)
+        } catch {
+            throw ModelPressError(.output, error.description, cause: error)
         }
     }
 }

@@ -1,3 +1,4 @@
+import FileSystem
 import ModelIR
 
 /// Reads tensors kept in side files, confined to the model's folder.
@@ -14,7 +15,7 @@ struct ExternalDataReader {
 
     init(directory: String) {
         self.directory = directory
-        self.realDirectory = FileIO.realPath(directory)
+        self.realDirectory = Files.realPath(directory)
     }
 
     mutating func load(_ entries: [MetadataEntry], expectedBytes: Int, modelPath: String, tensor: String)
@@ -52,7 +53,7 @@ struct ExternalDataReader {
         }
         guard let root = realDirectory else { throw fail("the model's folder '\(directory)' cannot be resolved") }
         let joined = directory + "/" + location
-        guard let resolved = FileIO.realPath(joined) else {
+        guard let resolved = Files.realPath(joined) else {
             throw fail("needs external data file '\(location)', which does not exist next to the model")
         }
         guard resolved.hasPrefix(root == "/" ? "/" : root + "/") else {

@@ -1,4 +1,5 @@
 internal import CONNXProto
+import FileSystem
 import ModelIR
 
 /// Options for `ONNXWriter`.
@@ -50,9 +51,7 @@ public enum ONNXWriter {
         let sideName = FileIO.fileName(of: path) + ".data"
         let sidePath = FileIO.directory(of: path) + "/" + sideName
         for target in [path, sidePath] {
-            if let id = FileIO.identity(target),
-                options.protectedPaths.contains(where: { FileIO.identity($0).map { $0 == id } ?? false })
-            {
+            if Files.isSameFile(target, asAnyOf: options.protectedPaths) {
                 throw ONNXError(
                     .io, path: target, "is an input of this run; refusing to overwrite it (choose another output name)")
             }
@@ -79,27 +78,32 @@ public enum ONNXWriter {
                 )
             }
             var sideBytes = 0
-            var side: AtomicOutputFile?
+            var side: AtomicFile?
             if !encoder.externalTensors.isEmpty {
-                let file = try AtomicOutputFile(path: sidePath)
+                var file = try FileIO.create(sidePath)
+                // A failed write stays in `file.failure`, and later writes are skipped.
                 for (buffer, offset) in encoder.externalTensors {
-                    file.write([UInt8](repeating: 0, count: offset - file.bytesWritten))
-                    buffer.withUnsafeBytes { file.write($0) }
+                    try? file.writeZeros(offset - file.bytesWritten)
+                    buffer.withUnsafeBytes { try? file.write($0) }
                 }
+                if let failure = file.failure { throw ONNXError(failure) }
                 sideBytes = file.bytesWritten
-                side = file
+                side = consume file
             }
-            let main = try AtomicOutputFile(path: path)
+            var main = try FileIO.create(path)
             // `message` points into `arena` (and, through it, into the tensors' buffers).
-            withExtendedLifetime(arena) { pack(message, into: main) }
+            withExtendedLifetime(arena) { pack(message, into: &main) }
+            if let failure = main.failure { throw ONNXError(failure) }
             guard main.bytesWritten == size else {
                 throw ONNXError(
                     .io, path: path, "protobuf-c wrote \(main.bytesWritten) bytes where \(size) were expected")
             }
-            try side?.commit()
-            try main.commit()
+            // The side file first: a model never names tensors in a side file that is not in place.
+            if let side = side.take() { try FileIO.commit(side) }
+            try FileIO.commit(main)
             return ONNXWriteResult(
-                bytes: size, externalDataPath: side == nil ? nil : sidePath, externalDataBytes: sideBytes)
+                bytes: size, externalDataPath: encoder.externalTensors.isEmpty ? nil : sidePath,
+                externalDataBytes: sideBytes)
         }
     }
 
@@ -119,21 +123,22 @@ public enum ONNXWriter {
         return Array(out.prefix(n))
     }
 
-    /// Streams the packed message into `file` through protobuf-c's buffer callback: no second copy.
-    private static func pack(_ message: UnsafeMutablePointer<Onnx__ModelProto>, into file: AtomicOutputFile) {
+    /// Streams the packed message into `file` through protobuf-c's buffer callback: no second copy. A write
+    /// failure stays in `file.failure` (the callback cannot throw); later writes are skipped.
+    private static func pack(_ message: UnsafeMutablePointer<Onnx__ModelProto>, into file: inout AtomicFile) {
         var buffer = MPContextBuffer()
         buffer.base.append = { base, len, data in
             guard let base, len > 0 else { return }
             let context = UnsafeMutableRawPointer(base).assumingMemoryBound(to: MPContextBuffer.self).pointee.context
-            let file = Unmanaged<AtomicOutputFile>.fromOpaque(context!).takeUnretainedValue()
-            file.write(UnsafeRawBufferPointer(start: data, count: len))
+            guard let file = context?.assumingMemoryBound(to: AtomicFile.self) else { return }
+            try? file.pointee.write(UnsafeRawBufferPointer(start: data, count: len))
         }
-        let unmanaged = Unmanaged.passRetained(file)
-        defer { unmanaged.release() }
-        buffer.context = unmanaged.toOpaque()
-        withUnsafeMutablePointer(to: &buffer) { b in
-            b.withMemoryRebound(to: ProtobufCBuffer.self, capacity: 1) { base in
-                _ = onnx__model_proto__pack_to_buffer(message, base)
+        withUnsafeMutablePointer(to: &file) { f in
+            buffer.context = UnsafeMutableRawPointer(f)
+            withUnsafeMutablePointer(to: &buffer) { b in
+                b.withMemoryRebound(to: ProtobufCBuffer.self, capacity: 1) { base in
+                    _ = onnx__model_proto__pack_to_buffer(message, base)
+                }
             }
         }
     }

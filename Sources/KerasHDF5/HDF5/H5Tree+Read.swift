@@ -1,4 +1,5 @@
 internal import CHDF5
+import FileSystem
 import ModelIR
 import Synchronization
 
@@ -96,26 +97,12 @@ enum HDF5 {
 
     /// Opens `path` as a plain file to check it is readable, regular, and HDF5; returns its size.
     static func probeFile(_ path: String) throws(KerasError) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw KerasError(.io, path: path, "cannot open: " + String(cString: strerror(errno)))
-        }
-        defer { _ = Glibc.close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw KerasError(.io, path: path, "cannot read: " + String(cString: strerror(errno)))
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw KerasError(.io, path: path, "is not a regular file")
-        }
-        let size = Int(info.st_size)
-        let found = hasSignature(size: size) { offset in
-            var bytes = [UInt8](repeating: 0, count: 8)
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 8, off_t(offset)) }
-            return n == 8 ? bytes : nil
+        let file = try KerasFiles.open(path)
+        let found = hasSignature(size: file.size) { offset in
+            (try? file.read(at: offset, count: 8)).flatMap { $0.count == 8 ? $0 : nil }
         }
         guard found else { throw KerasError(.notHDF5, path: path, "is not an HDF5 file (no HDF5 signature)") }
-        return size
+        return file.size
     }
 }
 
