@@ -81,7 +81,7 @@ let package = Package(
         // Fixtures and helpers shared by the test targets.
         .target(name: "TestSupport", dependencies: ["ModelIR"]),
         .testTarget(name: "ModelIRTests", dependencies: ["ModelIR", "TestSupport"]),
-        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "ModelIR", "TestSupport"]),
+        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "FileSystem", "ModelIR", "TestSupport"]),
         .testTarget(name: "KerasHDF5Tests", dependencies: ["KerasHDF5", "ModelIR", "TestSupport"]),
         .testTarget(
             name: "CodecsTests",

@@ -1,4 +1,5 @@
 import Compression
+import FileSystem
 import Foundation
 
 /// Reads compression recipes (JSON) and builds recipes from command-line options.
@@ -19,8 +20,11 @@ import Foundation
 enum RecipeFile {
     /// Reads the recipe at `path`.
     static func load(_ path: String) throws(ModelPressError) -> Recipe {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelPressError(.usage, "\(path): cannot read the recipe file")
+        let data: Data
+        do {
+            data = Data(try Files.readAll(path))
+        } catch {
+            throw ModelPressError(.usage, "\(path): cannot read the recipe file: \(error.detail)", cause: error)
         }
         do {
             return try parse(data, path: path)

@@ -1,4 +1,5 @@
 import Compression
+import FileSystem
 import Foundation
 import ModelIR
 
@@ -175,10 +176,15 @@ enum ReportFile {
         guard let path else { return nil }
         let text = try json(report, what: "the report")
         if path == "-" { return text }
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw ModelPressError(.output, "\(path): cannot write the report: \(error.localizedDescription)")
+        func failed(_ e: FileSystemError) -> ModelPressError {
+            ModelPressError(.output, "\(e.path): cannot write the report: \(e.detail)", cause: e)
+        }
+        try Files.writeAtomically(to: path, mapError: failed) { (file) throws(ModelPressError) in
+            do throws(FileSystemError) {
+                try file.write(Array(text.utf8))
+            } catch {
+                throw failed(error)
+            }
         }
         return nil
     }
