@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "ModelPress", targets: ["ModelPress", "ModelIR"]),
         // The entropy coders on their own (used by the benchmark package, usable by anyone).
         .library(name: "Codecs", targets: ["Codecs"]),
+        // The passes and kernels on their own (quantizers, pruning, pass manager), for benchmarks and tools.
+        .library(name: "ModelPressCompression", targets: ["Compression"]),
         .executable(name: "modelpress", targets: ["modelpress"]),
     ],
     dependencies: [

@@ -8,11 +8,12 @@ let package = Package(
     name: "ModelPressBenchmarks",
     dependencies: [.package(name: "ModelPress", path: "..")],
     targets: [
-        // Coder throughput (Huffman, symbol coder, byte planes, context coder) and quantizer kernels.
+        // Coder throughput (Huffman, symbol coder, byte planes, context coder) and quantizer kernel times.
         .executableTarget(
             name: "mpbench",
             dependencies: [
                 .product(name: "Codecs", package: "ModelPress"),
+                .product(name: "ModelPressCompression", package: "ModelPress"),
                 .product(name: "ModelPress", package: "ModelPress"),
             ])
     ]

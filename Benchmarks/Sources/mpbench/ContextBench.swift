@@ -49,13 +49,13 @@ private func readWholeFile(_ path: String) -> [UInt8]? {
     return ferror(file) == 0 ? bytes : nil
 }
 
-private func monotonicSeconds() -> Double {
+func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-private func formatted(_ x: Double) -> String {
+func formatted(_ x: Double) -> String {
     guard x.isFinite else { return "inf" }
     let hundredths = Int((x * 100).rounded())
     let fraction = hundredths % 100

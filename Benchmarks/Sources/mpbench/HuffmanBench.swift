@@ -1,4 +1,5 @@
 import Codecs
+import Compression
 import Glibc
 import ModelIR
 
