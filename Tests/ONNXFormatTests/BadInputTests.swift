@@ -29,7 +29,7 @@ import Testing
     /// model" codes; none crashes.
     @Test(arguments: ["sigmoid.onnx", "mul_1.onnx", "logreg_iris.onnx"])
     func everyTruncationIsRejected(name: String) throws {
-        let bytes = try Fixtures.read(Fixtures.sharedModel(name))
+        let bytes = try Fixtures.read(Fixtures.onnxModel(name))
         for n in 0..<bytes.count {
             do {
                 _ = try decode(Array(bytes.prefix(n)))
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func bytesFlippedInARealModelNeverCrash() throws {
-        let original = try Fixtures.read(Fixtures.sharedModel("logreg_iris.onnx"))
+        let original = try Fixtures.read(Fixtures.onnxModel("logreg_iris.onnx"))
         var rng = SeededGenerator(seed: 42)
         for _ in 0..<2000 {
             var b = original

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 @Suite struct WriterTests {
-    let external = Fixtures.sharedModel("romanizer_encoder_external/model.onnx")
+    let external = Fixtures.onnxModel("romanizer_encoder_external/model.onnx")
 
     func files(in dir: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
@@ -33,7 +33,7 @@ import Testing
     @Test func forcedExternalDataMovesLargeTensors() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try ONNXReader.read(path: Fixtures.sharedModel("silero_vad.onnx"))
+        let source = try ONNXReader.read(path: Fixtures.onnxModel("silero_vad.onnx"))
         let out = dir.appendingPathComponent("vad.onnx").path
         _ = try ONNXWriter.write(source.model, to: out, options: ONNXWriteOptions(externalData: .always))
         let back = try ONNXReader.read(path: out)
@@ -54,7 +54,7 @@ import Testing
     @Test func modelsOverTheMessageLimitMoveWeightsOutAutomatically() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try ONNXReader.read(path: Fixtures.sharedModel("magika_standard_v3_3.onnx"))
+        let source = try ONNXReader.read(path: Fixtures.onnxModel("magika_standard_v3_3.onnx"))
         var options = ONNXWriteOptions()
         options.messageLimit = 1_000_000  // stands in for protobuf's 2 GiB
         let out = dir.appendingPathComponent("m.onnx").path
@@ -68,7 +68,7 @@ import Testing
     @Test func graphTooLargeEvenWithExternalDataIsAnError() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try ONNXReader.read(path: Fixtures.sharedModel("magika_standard_v3_3.onnx"))
+        let source = try ONNXReader.read(path: Fixtures.onnxModel("magika_standard_v3_3.onnx"))
         var options = ONNXWriteOptions()
         options.messageLimit = 100
         #expect(throws: ONNXError.self) {
@@ -81,7 +81,7 @@ import Testing
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("in.onnx").path
-        let original = try Fixtures.read(Fixtures.sharedModel("sigmoid.onnx"))
+        let original = try Fixtures.read(Fixtures.onnxModel("sigmoid.onnx"))
         try Data(original).write(to: URL(fileURLWithPath: path))
         let model = try ONNXReader.read(path: path).model
         #expect(throws: ONNXError.self) {
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func failedWriteLeavesNoFile() throws {
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("sigmoid.onnx")).model
+        let model = try ONNXReader.read(path: Fixtures.onnxModel("sigmoid.onnx")).model
         #expect(throws: ONNXError.self) { try ONNXWriter.write(model, to: "/nonexistent-dir/x.onnx") }
     }
 
