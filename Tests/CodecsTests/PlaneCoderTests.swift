@@ -91,11 +91,11 @@ func zstd19Size(_ bytes: [UInt8]) throws -> Int? {
         #expect(block.bytes == [0x00, 0x04, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x3F, 0xC0])
     }
 
-    @Test func beatsZstd19OnSharedModels() throws {
+    @Test func beatsZstd19OnRealModels() throws {
         var lines: [String] = []
-        var paths = Fixtures.sharedONNXModels
+        var paths = Fixtures.realONNXModels
         paths += ["k3_mobilenetv2.h5", "k3_lstm_text_sequential.h5", "k3_transformer_mha.h5"].map {
-            Fixtures.sharedKerasModel($0)
+            Fixtures.kerasModel($0)
         }
         var compared = 0
         var totalPlane = 0

@@ -222,10 +222,10 @@ func order0EntropyBits(_ packed: TensorBuffer, bits: Int, count: Int) -> Double 
         var lines: [String] = []
         var models: [(String, Model)] = []
         for name in ["magika_standard_v3_3.onnx", "romanizer_encoder.onnx", "silero_vad.onnx"] {
-            models.append((name, try ONNXReader.read(path: Fixtures.sharedModel(name)).model))
+            models.append((name, try ONNXReader.read(path: Fixtures.onnxModel(name)).model))
         }
         models.append(
-            ("k3_mobilenetv2.h5", try KerasReader.read(path: Fixtures.sharedKerasModel("k3_mobilenetv2.h5")).model))
+            ("k3_mobilenetv2.h5", try KerasReader.read(path: Fixtures.kerasModel("k3_mobilenetv2.h5")).model))
         var tested = 0
         var above: [String] = []
         for (model, m) in models {

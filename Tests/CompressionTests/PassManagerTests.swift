@@ -389,7 +389,7 @@ enum Models {
         path.hasSuffix(".onnx") ? try ONNXReader.read(path: path).model : try KerasReader.read(path: path).model
     }
 
-    @Test(arguments: Fixtures.sharedONNXModels + Fixtures.sharedKerasModels)
+    @Test(arguments: Fixtures.realONNXModels + Fixtures.realKerasModels)
     func everyPassRunsOnEveryModel(path: String) throws {
         let m = try Self.load(path)
         for p in Self.pipelines {

@@ -50,7 +50,7 @@ func h5FileWithDistinctiveDims(chunked: Bool) throws -> [UInt8] {
 
 @Suite("HDF5 tree: hostile and broken input")
 struct HDF5MalformedTests {
-    static let small = h5SharedKeras("k2_nested_submodel.h5")
+    static let small = Fixtures.kerasModel("k2_nested_submodel.h5")
 
     @Test("bytes that are not HDF5 are .notHDF5", arguments: [0, 7, 8, 300, 511, 4096])
     func notHDF5(length: Int) throws {

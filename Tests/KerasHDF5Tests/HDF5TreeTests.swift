@@ -5,23 +5,9 @@ import Testing
 
 @testable import KerasHDF5
 
-/// Every `.h5`/`.hdf5` file in the shared Keras folders, sorted.
-let h5SharedFiles: [String] = {
-    var out: [String] = []
-    for folder in ["models/keras", "models/keras-zoo"] {
-        let dir = Fixtures.shared.appendingPathComponent(folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        for name in names where name.hasSuffix(".h5") || name.hasSuffix(".hdf5") {
-            out.append(dir.appendingPathComponent(name).path)
-        }
-    }
-    return out.sorted()
-}()
-
-/// A shared Keras file by name.
-func h5SharedKeras(_ name: String) -> String {
-    Fixtures.shared.appendingPathComponent("models/keras-zoo").appendingPathComponent(name).path
-}
+/// Every real `.h5`/`.hdf5` Keras file (the fixture manifest's list, so a missing fixture is a failing
+/// case naming it, never a shorter list), sorted.
+let h5FixtureFiles: [String] = Fixtures.realKerasModels.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".hdf5") }
 
 /// Output and exit status of a finished process.
 struct H5ProcessResult {
@@ -158,7 +144,7 @@ func h5Datasets(_ group: H5Group, path: String = "") -> [(String, H5Dataset)] {
 
 @Suite("HDF5 tree: lossless read and write")
 struct HDF5TreeTests {
-    @Test("shared Keras files survive read -> write with no h5diff difference", arguments: h5SharedFiles)
+    @Test("real Keras files survive read -> write with no h5diff difference", arguments: h5FixtureFiles)
     func roundTrip(path: String) throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -341,7 +327,7 @@ struct HDF5BuiltTreeTests {
 
     @Test("the float16 type built here is the one h5py wrote")
     func float16MatchesH5py() throws {
-        let tree = try HDF5.readTree(path: h5SharedKeras("k3_fp16_mlp.h5"))
+        let tree = try HDF5.readTree(path: Fixtures.kerasModel("k3_fp16_mlp.h5"))
         let halves = h5Datasets(tree.root).filter { $0.1.type.size == 2 && $0.1.type.typeClass == .float }
         #expect(!halves.isEmpty)
         let built = try HDF5.typeInfo(.float16)
@@ -354,7 +340,7 @@ struct HDF5BuiltTreeTests {
             "k2_nested_submodel.h5", "k3_fp16_mlp.h5", "k3_transformer_mha.h5",
         ])
     func images(name: String) throws {
-        let path = h5SharedKeras(name)
+        let path = Fixtures.kerasModel(name)
         let fromDisk = try HDF5.readTree(path: path)
         let fromImage = try HDF5.readTree(image: try Fixtures.read(path), name: name)
         h5ExpectSameTree(fromDisk, fromImage)
@@ -378,11 +364,11 @@ struct HDF5BuiltTreeTests {
         try Data(repeating: 0x55, count: 700).write(to: block)
         let jammed = dir.appendingPathComponent("jammed.h5").path
         let jam = try h5Run(
-            "/usr/bin/h5jam", ["-i", h5SharedKeras("k2_nested_submodel.h5"), "-u", block.path, "-o", jammed])
+            "/usr/bin/h5jam", ["-i", Fixtures.kerasModel("k2_nested_submodel.h5"), "-u", block.path, "-o", jammed])
         #expect(jam.status == 0, "\(jam.errors)")
         let bytes = try Fixtures.read(jammed)
         #expect(Array(bytes[1024..<1032]) == HDF5.signature)
-        let plain = try HDF5.readTree(path: h5SharedKeras("k2_nested_submodel.h5"))
+        let plain = try HDF5.readTree(path: Fixtures.kerasModel("k2_nested_submodel.h5"))
         var fromJammed = try HDF5.readTree(path: jammed)
         #expect(fromJammed.encodedFileCreationProperties != plain.encodedFileCreationProperties)
         h5ExpectSameTree(fromJammed, try HDF5.readTree(image: bytes, name: "jammed"))
@@ -401,7 +387,7 @@ struct HDF5BuiltTreeTests {
 
     @Test("concurrent reads serialise and agree")
     func concurrentReads() async throws {
-        let path = h5SharedKeras("k3_transformer_mha.h5")
+        let path = Fixtures.kerasModel("k3_transformer_mha.h5")
         let reference = try HDF5.readTree(path: path)
         try await withThrowingTaskGroup(of: H5Tree.self) { group in
             for _ in 0..<6 { group.addTask { try HDF5.readTree(path: path) } }
@@ -411,7 +397,7 @@ struct HDF5BuiltTreeTests {
 
     @Test("a changed value is written and h5diff sees it (the round-trip check can fail)")
     func negativeControl() throws {
-        let path = h5SharedKeras("k2_nested_submodel.h5")
+        let path = Fixtures.kerasModel("k2_nested_submodel.h5")
         var tree = try HDF5.readTree(path: path)
         let (target, original) = try #require(h5Datasets(tree.root).first { $0.1.type.typeClass == .float })
         guard case .raw(let bytes) = original.value else { Issue.record("not raw"); return }

@@ -25,7 +25,7 @@ func kerasTemp(_ name: String) throws -> String {
 
 @Suite struct KerasModelTests {
     /// Keras -> IR -> Keras -> IR gives the same IR: every tensor, node and container record.
-    @Test(arguments: Fixtures.sharedKerasModels)
+    @Test(arguments: Fixtures.realKerasModels)
     func readWriteReadIsTheSame(path: String) throws {
         let first = try KerasReader.read(path: path)
         let out = try kerasTemp(URL(fileURLWithPath: path).lastPathComponent)
@@ -41,13 +41,14 @@ func kerasTemp(_ name: String) throws -> String {
         #expect(try Fixtures.read(out) == Fixtures.read(again))
     }
 
-    @Test func sharedKerasModelsAreThere() {
-        #expect(Fixtures.sharedKerasModels.count >= 17, "../shared/models/keras* is missing or incomplete")
+    @Test func realKerasModelsAreThere() {
+        #expect(Fixtures.realKerasModels.count == 17, "the fixture manifest lists \(Fixtures.realKerasModels.count)")
+        #expect(Fixtures.missingFixtures.isEmpty, "\(Fixtures.missingMessage)")
     }
 
     /// Layers become keras-domain nodes; weights attach to the innermost layer their path names.
     @Test func layersAndWeights() throws {
-        let fer = try KerasReader.read(path: Fixtures.sharedKerasModel("fer_emotion_model.hdf5"))
+        let fer = try KerasReader.read(path: Fixtures.kerasModel("fer_emotion_model.hdf5"))
         #expect(fer.info.layout == .fullModel)
         #expect(fer.info.kerasVersion == "2.0.5")
         #expect(fer.info.backend == "tensorflow")
@@ -64,14 +65,14 @@ func kerasTemp(_ name: String) throws -> String {
         #expect(opt.allSatisfy { $0.metadata.contains(MetadataEntry(key: KerasMetadata.role, value: "optimizer")) })
 
         // Nested models: the weight belongs to the inner Dense, not to the Sequential that holds it.
-        let nested = try KerasReader.read(path: Fixtures.sharedKerasModel("k3_nested_submodels.h5"))
+        let nested = try KerasReader.read(path: Fixtures.kerasModel("k3_nested_submodels.h5"))
         let dense3 = try #require(nested.model.graph.nodes.first { $0.name == "dense_3" })
         #expect(dense3.opType == "Dense")
         #expect(dense3.metadata.contains(MetadataEntry(key: KerasMetadata.parent, value: "inner_sequential")))
         #expect(dense3.inputs.contains("model_weights/inner_sequential/inner_sequential/dense_3/kernel"))
 
         // A .keras zip: Keras 3 names weight groups by class; the config says which layer each is.
-        let zip = try KerasReader.read(path: Fixtures.sharedKerasModel("k3_branching_functional.keras"))
+        let zip = try KerasReader.read(path: Fixtures.kerasModel("k3_branching_functional.keras"))
         #expect(zip.info.layout == .kerasZip && zip.info.kerasVersion == "3.15.1")
         let stem = try #require(zip.model.graph.nodes.first { $0.name == "stem" })
         #expect(stem.opType == "Conv2D" && stem.inputs.contains("layers/conv2d/vars/0"))
@@ -82,14 +83,14 @@ func kerasTemp(_ name: String) throws -> String {
 
     @Test func stripOptimizerDropsOnlyTheOptimizerState() throws {
         for name in ["fer_emotion_model.hdf5", "k3_lstm_text_sequential.h5", "k3_lstm_text.weights.h5"] {
-            let r = try KerasReader.read(path: Fixtures.sharedKerasModel(name))
+            let r = try KerasReader.read(path: Fixtures.kerasModel(name))
             var o = KerasWriteOptions()
             o.stripOptimizer = true
             let out = try kerasTemp(name)
             let w = try KerasWriter.write(r.model, to: out, options: o)
             let back = try KerasReader.read(path: out)
             #expect(back.info.optimizerTensors == 0, "\(name)")
-            #expect(w.bytes < (try Fixtures.read(Fixtures.sharedKerasModel(name))).count, "\(name)")
+            #expect(w.bytes < (try Fixtures.read(Fixtures.kerasModel(name))).count, "\(name)")
             let weights = r.model.graph.initializers.filter { t in
                 !t.metadata.contains(MetadataEntry(key: KerasMetadata.role, value: "optimizer"))
             }
@@ -98,7 +99,7 @@ func kerasTemp(_ name: String) throws -> String {
     }
 
     @Test func warnsAboutLambdaAndCustomLayers() throws {
-        let path = Fixtures.sharedKerasModel("k2_conv1d_sequential.h5")
+        let path = Fixtures.kerasModel("k2_conv1d_sequential.h5")
         var tree = try HDF5.readTree(path: path)
         let i = try #require(tree.root.attributes.firstIndex { $0.name == "model_config" })
         guard case .variableStrings(let s) = tree.root.attributes[i].value else {
@@ -152,7 +153,7 @@ func kerasTemp(_ name: String) throws -> String {
     }
 
     @Test func missingWeightsAreNamed() throws {
-        var tree = try HDF5.readTree(path: Fixtures.sharedKerasModel("k2_conv1d_sequential.h5"))
+        var tree = try HDF5.readTree(path: Fixtures.kerasModel("k2_conv1d_sequential.h5"))
         // Remove the first Conv1D's weight group, as a damaged file would lack it.
         var removed = ""
         kerasEditGroup(&tree.root, ["model_weights"]) { g in
@@ -167,7 +168,7 @@ func kerasTemp(_ name: String) throws -> String {
         expectError(.inconsistent, out, containing: [removed, "missing"])
 
         // A weight listed in weight_names whose dataset is gone.
-        var tree2 = try HDF5.readTree(path: Fixtures.sharedKerasModel("k2_conv1d_sequential.h5"))
+        var tree2 = try HDF5.readTree(path: Fixtures.kerasModel("k2_conv1d_sequential.h5"))
         kerasEditGroup(&tree2.root, ["model_weights", "dense_6", "dense_6"]) { g in
             g.children.removeAll { $0.name.hasPrefix("bias") }
         }
@@ -177,7 +178,7 @@ func kerasTemp(_ name: String) throws -> String {
     }
 
     @Test func shapesThatDisagreeWithTheConfig() throws {
-        var tree = try HDF5.readTree(path: Fixtures.sharedKerasModel("k2_conv1d_sequential.h5"))
+        var tree = try HDF5.readTree(path: Fixtures.kerasModel("k2_conv1d_sequential.h5"))
         kerasEditGroup(&tree.root, ["model_weights", "dense_6", "dense_6"]) { g in
             for i in g.children.indices {
                 guard case .dataset(var d) = g.children[i], d.name.hasPrefix("kernel") else { continue }
@@ -192,7 +193,7 @@ func kerasTemp(_ name: String) throws -> String {
     }
 
     @Test func brokenConfigJSON() throws {
-        var tree = try HDF5.readTree(path: Fixtures.sharedKerasModel("k2_conv1d_sequential.h5"))
+        var tree = try HDF5.readTree(path: Fixtures.kerasModel("k2_conv1d_sequential.h5"))
         let i = try #require(tree.root.attributes.firstIndex { $0.name == "model_config" })
         tree.root.attributes[i].value = .variableStrings([Array("{\"class_name\": ".utf8)])
         let out = try kerasTemp("badjson.h5")
@@ -203,7 +204,7 @@ func kerasTemp(_ name: String) throws -> String {
     // MARK: Writer refusals
 
     @Test func writerRefusesWhatKerasFilesCannotHold() throws {
-        let r = try KerasReader.read(path: Fixtures.sharedKerasModel("k3_fp16_mlp.h5"))
+        let r = try KerasReader.read(path: Fixtures.kerasModel("k3_fp16_mlp.h5"))
         let dir = try Fixtures.temporaryDirectory()
         func refuse(_ m: Model, _ name: String, _ code: KerasError.Code, _ word: String) {
             let out = dir.appendingPathComponent(name).path
@@ -231,10 +232,10 @@ func kerasTemp(_ name: String) throws -> String {
         refuse(Model(format: .onnx, graph: Graph()), "o.h5", .unsupported, "read from a Keras file")
         // Never overwrite an input.
         let input = dir.appendingPathComponent("in.h5").path
-        try FileManager.default.copyItem(atPath: Fixtures.sharedKerasModel("k3_fp16_mlp.h5"), toPath: input)
+        try FileManager.default.copyItem(atPath: Fixtures.kerasModel("k3_fp16_mlp.h5"), toPath: input)
         var o = KerasWriteOptions()
         o.protectedPaths = [input]
         #expect(throws: KerasError.self) { try KerasWriter.write(r.model, to: input, options: o) }
-        #expect(try Fixtures.read(input) == Fixtures.read(Fixtures.sharedKerasModel("k3_fp16_mlp.h5")))
+        #expect(try Fixtures.read(input) == Fixtures.read(Fixtures.kerasModel("k3_fp16_mlp.h5")))
     }
 }

@@ -188,7 +188,7 @@ import Testing
 
     @Test(arguments: ["magika_standard_v3_3.onnx", "silero_vad.onnx"], pipelines)
     func everyEncodingDecodesToWhatThePassesProduced(model: String, pipeline: String) throws {
-        let m = try ONNXReader.read(path: Fixtures.sharedModel(model)).model
+        let m = try ONNXReader.read(path: Fixtures.onnxModel(model)).model
         let result = try PassManager(recipe: Recipe(passes: try Pipeline.parse(pipeline))).run(m)
         var tensors: [(ordinal: Int, name: String, tensor: Tensor)] = []
         var ordinal = 0

@@ -520,7 +520,7 @@ enum Binary16 {
     // MARK: Real models
 
     static func compressed(_ file: String, _ pipeline: String) throws -> Model {
-        let m = try ONNXReader.read(path: Fixtures.sharedModel(file)).model
+        let m = try ONNXReader.read(path: Fixtures.onnxModel(file)).model
         return try PassManager(recipe: Recipe(passes: try Pipeline.parse(pipeline))).run(m).model
     }
 

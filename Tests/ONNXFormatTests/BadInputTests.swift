@@ -29,7 +29,7 @@ import Testing
     /// model" codes; none crashes.
     @Test(arguments: ["sigmoid.onnx", "mul_1.onnx", "logreg_iris.onnx"])
     func everyTruncationIsRejected(name: String) throws {
-        let bytes = try Fixtures.read(Fixtures.sharedModel(name))
+        let bytes = try Fixtures.read(Fixtures.onnxModel(name))
         for n in 0..<bytes.count {
             do {
                 _ = try decode(Array(bytes.prefix(n)))
@@ -77,7 +77,7 @@ import Testing
         // logreg_iris keeps its weights in attributes; the crafted model is mostly a tensor's dims and data.
         let original =
             source.hasSuffix(".onnx")
-            ? try Fixtures.read(Fixtures.sharedModel(source)) : CraftedONNX.initializer(dims: [2, 3], rawBytes: 24)
+            ? try Fixtures.read(Fixtures.onnxModel(source)) : CraftedONNX.initializer(dims: [2, 3], rawBytes: 24)
         var rng = SeededGenerator(seed: 42)
         var codes: [ONNXError.Code: Int] = [:]
         var accepted = 0

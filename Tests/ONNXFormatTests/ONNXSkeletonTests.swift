@@ -32,8 +32,8 @@ import Testing
         return (back, bytes.count, detached.count)
     }
 
-    @Test(arguments: Fixtures.sharedONNXModels)
-    func everySharedModelComesBackEqual(path: String) throws {
+    @Test(arguments: Fixtures.realONNXModels)
+    func everyRealModelComesBackEqual(path: String) throws {
         let model = try ONNXReader.read(path: path).model
         let (back, skeleton, detached) = try Self.roundTrip(model, minimum: 1024)
         #expect(Bool(back == model))
@@ -43,14 +43,14 @@ import Testing
     }
 
     @Test func detachingNothingIsTheModelItself() throws {
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("silero_vad.onnx")).model
+        let model = try ONNXReader.read(path: Fixtures.onnxModel("silero_vad.onnx")).model
         let (back, _, detached) = try Self.roundTrip(model, minimum: Int.max)
         #expect(detached == 0)
         #expect(Bool(back == model))
     }
 
     @Test func externalLayoutIsKept() throws {
-        let path = Fixtures.sharedModel("romanizer_encoder_external/model.onnx")
+        let path = Fixtures.onnxModel("romanizer_encoder_external/model.onnx")
         let model = try ONNXReader.read(path: path).model
         let (back, _, detached) = try Self.roundTrip(model, minimum: Int.max)
         #expect(detached == 9)
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func damagedSkeletonIsRefused() throws {
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("mul_1.onnx")).model
+        let model = try ONNXReader.read(path: Fixtures.onnxModel("mul_1.onnx")).model
         let bytes = try ONNXSkeleton.serialize(model, detached: [0])
         #expect(throws: ONNXError.self) { try ONNXSkeleton.decode([], name: "x") }
         #expect(throws: ONNXError.self) { try ONNXSkeleton.decode(Array(bytes.prefix(bytes.count / 2)), name: "x") }

@@ -6,8 +6,8 @@ import Testing
 
 @Suite struct RoundTripTests {
     /// Golden bytes: protobuf-c writes what Python's onnx wrote, so read -> IR -> write must reproduce
-    /// every shared model and sample byte for byte.
-    @Test(arguments: Fixtures.sharedONNXModels.filter { !$0.contains("_external/") } + Fixtures.sampleONNXModels)
+    /// every real model and sample byte for byte.
+    @Test(arguments: Fixtures.realONNXModels.filter { !$0.contains("_external/") } + Fixtures.sampleONNXModels)
     func realModelsComeBackByteIdentical(path: String) throws {
         let original = try Fixtures.read(path)
         let read = try ONNXReader.read(path: path)
@@ -16,8 +16,9 @@ import Testing
         #expect(written == original, "\(path) changed on the way through the IR")
     }
 
-    @Test func sharedModelsAreThere() {
-        #expect(Fixtures.sharedONNXModels.count >= 10, "../shared/models/onnx is missing or incomplete")
+    @Test func realModelsAreThere() {
+        #expect(Fixtures.realONNXModels.count == 10, "the fixture manifest lists \(Fixtures.realONNXModels.count)")
+        #expect(Fixtures.missingFixtures.isEmpty, "\(Fixtures.missingMessage)")
         #expect(!Fixtures.sampleONNXModels.isEmpty, "samples/*.onnx is missing")
     }
 
@@ -33,7 +34,7 @@ import Testing
     }
 
     @Test func unknownFieldsAreKeptVerbatim() throws {
-        var bytes = try Fixtures.read(Fixtures.sharedModel("sigmoid.onnx"))
+        var bytes = try Fixtures.read(Fixtures.onnxModel("sigmoid.onnx"))
         // Field 999 (varint 7) and field 1000 (length-delimited "hi") at the top level.
         var extra = ProtoBytes()
         extra.int(999, 7)
@@ -93,7 +94,7 @@ import Testing
     }
 
     @Test func largeWeightsAreSharedWithTheInputNotCopied() throws {
-        let input = TensorBuffer(copying: try Fixtures.read(Fixtures.sharedModel("magika_standard_v3_3.onnx")))
+        let input = TensorBuffer(copying: try Fixtures.read(Fixtures.onnxModel("magika_standard_v3_3.onnx")))
         let model = try ONNXReader.decode(input, path: "magika.onnx", baseDirectory: nil).model
         let start = UInt(bitPattern: input.baseAddress)
         var shared = 0
@@ -106,7 +107,7 @@ import Testing
     }
 
     @Test func constantNodeWeightsAreVisibleAsTensors() throws {
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("ppocr_mobile_v2_cls.onnx")).model
+        let model = try ONNXReader.read(path: Fixtures.onnxModel("ppocr_mobile_v2_cls.onnx")).model
         #expect(model.graph.initializers.isEmpty)  // PaddlePaddle keeps every weight in Constant nodes
         var constants = 0
         var elements = 0
@@ -121,7 +122,7 @@ import Testing
     }
 
     @Test func subgraphWeightsAreVisible() throws {
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("silero_vad.onnx")).model
+        let model = try ONNXReader.read(path: Fixtures.onnxModel("silero_vad.onnx")).model
         var maxDepth = 0
         var inSubgraphs = 0
         model.visitTensors { loc, t in

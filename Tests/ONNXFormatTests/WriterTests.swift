@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 @Suite struct WriterTests {
-    let external = Fixtures.sharedModel("romanizer_encoder_external/model.onnx")
+    let external = Fixtures.onnxModel("romanizer_encoder_external/model.onnx")
 
     func files(in dir: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
@@ -34,7 +34,7 @@ import Testing
     @Test func forcedExternalDataMovesLargeTensors() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try ONNXReader.read(path: Fixtures.sharedModel("silero_vad.onnx"))
+        let source = try ONNXReader.read(path: Fixtures.onnxModel("silero_vad.onnx"))
         let out = dir.appendingPathComponent("vad.onnx").path
         _ = try ONNXWriter.write(source.model, to: out, options: ONNXWriteOptions(externalData: .always))
         let back = try ONNXReader.read(path: out)
@@ -55,13 +55,13 @@ import Testing
             }
         }
         #expect(model == source.model)
-        #expect(try ONNXWriter.serialize(model) == Fixtures.read(Fixtures.sharedModel("silero_vad.onnx")))
+        #expect(try ONNXWriter.serialize(model) == Fixtures.read(Fixtures.onnxModel("silero_vad.onnx")))
     }
 
     @Test func modelsOverTheMessageLimitMoveWeightsOutAutomatically() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try ONNXReader.read(path: Fixtures.sharedModel("magika_standard_v3_3.onnx"))
+        let source = try ONNXReader.read(path: Fixtures.onnxModel("magika_standard_v3_3.onnx"))
         var options = ONNXWriteOptions()
         options.messageLimit = 1_000_000  // stands in for protobuf's 2 GiB
         let out = dir.appendingPathComponent("m.onnx").path
@@ -75,7 +75,7 @@ import Testing
     @Test func graphTooLargeEvenWithExternalDataIsAnError() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try ONNXReader.read(path: Fixtures.sharedModel("magika_standard_v3_3.onnx"))
+        let source = try ONNXReader.read(path: Fixtures.onnxModel("magika_standard_v3_3.onnx"))
         var options = ONNXWriteOptions()
         options.messageLimit = 100
         #expect(throws: ONNXError.self) {
@@ -88,7 +88,7 @@ import Testing
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("in.onnx").path
-        let original = try Fixtures.read(Fixtures.sharedModel("sigmoid.onnx"))
+        let original = try Fixtures.read(Fixtures.onnxModel("sigmoid.onnx"))
         try Data(original).write(to: URL(fileURLWithPath: path))
         let model = try ONNXReader.read(path: path).model
         #expect(throws: ONNXError.self) {
@@ -106,7 +106,7 @@ import Testing
         let blocker = dir.appendingPathComponent("x.onnx")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: false)
         try Data([1, 2, 3]).write(to: blocker.appendingPathComponent("keep"))
-        let model = try ONNXReader.read(path: Fixtures.sharedModel("silero_vad.onnx")).model
+        let model = try ONNXReader.read(path: Fixtures.onnxModel("silero_vad.onnx")).model
         let e = #expect(throws: ONNXError.self) {
             try ONNXWriter.write(model, to: blocker.path, options: ONNXWriteOptions(externalData: externalData))
         }

@@ -5,10 +5,10 @@ tests whose ORT output differs from the suite's expected output_K.pb)
 
 Environment:
   MODELPRESS_BIN      the modelpress binary (default: <repo>/.build/debug/modelpress)
-  MODELPRESS_SHARED   the shared data folder (default: <repo>/../shared)
+  MODELPRESS_FIXTURES the fixture folder `make fixtures` fills (default: <repo>/.fixtures)
   MODELPRESS_TIMEOUT  seconds allowed for one CLI call (default: 120)
 
-A missing binary or shared folder makes every test fail (never skip): a test that cannot fail
+A missing binary or fixture makes every test that needs it fail (never skip): a test that cannot fail
 proves nothing.
 """
 
@@ -80,10 +80,15 @@ def modelpress_bin() -> str:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> str:
-    path = H.shared_path()
+def fixtures_dir() -> str:
+    """The fixture folder, with every file of Tests/fixtures/models.tsv in place."""
+    path = H.fixtures_path()
     if not os.path.isdir(path):
-        pytest.fail(f"shared data folder not found: {path} (set MODELPRESS_SHARED)", pytrace=False)
+        pytest.fail(f"fixture folder not found: {path} (run `make fixtures`, or set MODELPRESS_FIXTURES)",
+                    pytrace=False)
+    missing = H.missing_fixtures()
+    if missing:
+        pytest.fail(H.missing_message(missing), pytrace=False)
     return path
 
 

@@ -617,15 +617,62 @@ def external_tensors(model_path: str) -> list[tuple[int, str]]:
 
 
 # --------------------------------------------------------------------------------------------
-# Locations (binary, shared data)
+# Locations (binary, fixtures)
 # --------------------------------------------------------------------------------------------
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURE_MANIFEST = os.path.join(REPO_ROOT, "Tests", "fixtures", "models.tsv")
 
 
 def binary_path() -> str:
     return os.environ.get("MODELPRESS_BIN") or os.path.join(REPO_ROOT, ".build", "debug", "modelpress")
 
 
-def shared_path() -> str:
-    return os.environ.get("MODELPRESS_SHARED") or os.path.normpath(os.path.join(REPO_ROOT, "..", "shared"))
+def fixtures_path() -> str:
+    """The fixture folder `make fixtures` fills: $MODELPRESS_FIXTURES, else <repo>/.fixtures."""
+    return os.environ.get("MODELPRESS_FIXTURES") or os.path.join(REPO_ROOT, ".fixtures")
+
+
+def fixture_manifest() -> list[dict[str, str]]:
+    """The rows of Tests/fixtures/models.tsv (path, kind, origin, sha256, size); [] if unreadable."""
+    try:
+        with open(FIXTURE_MANIFEST, encoding="utf-8") as f:
+            lines = [ln.rstrip("\n") for ln in f if ln.strip() and not ln.startswith("#")]
+    except OSError:
+        return []
+    header = lines[0].split("\t") if lines else []
+    return [dict(zip(header, ln.split("\t"))) for ln in lines[1:]]
+
+
+def fixture_files(prefix: str, extensions: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(path relative to `prefix`, absolute path) of every manifest file under `prefix` (a folder of the
+    fixture folder, e.g. models/onnx) ending in one of `extensions`, sorted. Built from the manifest, not
+    from listing a folder: a missing file is a failing case naming it, never a shorter list. An unreadable
+    manifest gives one `MISSING:` entry, so the tests fail instead of running on nothing."""
+    rows = fixture_manifest()
+    if not rows:
+        return [(f"MISSING:{FIXTURE_MANIFEST}", FIXTURE_MANIFEST)]
+    root = fixtures_path()
+    prefix = prefix.rstrip("/") + "/"
+    return sorted((r["path"][len(prefix):], os.path.join(root, r["path"]))
+                  for r in rows if r["path"].startswith(prefix) and r["path"].endswith(extensions))
+
+
+def missing_fixtures() -> list[str]:
+    """Manifest files (node tests excepted: see node_test_count) not in the fixture folder."""
+    rows = fixture_manifest()
+    if not rows:
+        return [f"{FIXTURE_MANIFEST} (unreadable)"]
+    root = fixtures_path()
+    return [os.path.join(root, r["path"]) for r in rows
+            if r["kind"] != "node-tests" and not os.path.isfile(os.path.join(root, r["path"]))]
+
+
+def node_test_count() -> int:
+    """How many ONNX backend node tests the manifest says `make fixtures` writes (0 if it says none)."""
+    return sum(int(r["size"]) for r in fixture_manifest() if r["kind"] == "node-tests")
+
+
+def missing_message(paths: list[str]) -> str:
+    shown = ", ".join(paths[:12]) + (", ..." if len(paths) > 12 else "")
+    return f"{len(paths)} fixture(s) missing: {shown} (run `make fixtures`)"

@@ -606,7 +606,7 @@ def max_abs_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Crafted files for the warning and error tests (made with h5py from copies of shared files)
+# Crafted files for the warning and error tests (made with h5py from copies of fixture files)
 
 
 def copy_to(src: str, folder: str, name: str | None = None) -> str:

@@ -1,6 +1,6 @@
 """Compression pipelines on the real ONNX models, judged by onnx, onnxruntime and numpy.
 
-For every ONNX model under <shared>/models/onnx/ (the external-data one included) and every
+For every real ONNX model of the fixtures, models/onnx/ (the external-data one included), and every
 pipeline in PIPELINES, `modelpress convert MODEL OUT.onnx --passes P --report R.json` must
   - exit 0 and write OUT (and OUT.data when the input keeps its tensors externally),
   - pass onnx.checker whenever the original does,
@@ -657,7 +657,7 @@ def _fmt(x, spec: str) -> str:
 
 def test_models_present():
     assert len(MODELS) >= 10 and not MODELS[0][0].startswith("MISSING:"), f"models: {MODEL_IDS}"
-    assert any(OM._has_external(p) for _, p in MODELS), "no external-data model among the shared models"
+    assert any(OM._has_external(p) for _, p in MODELS), "no external-data model among the real models"
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)

@@ -1,6 +1,6 @@
 """`modelpress inspect --json` judged against the onnx package's own view of the same files.
 
-For every shared ONNX model and sample: the JSON validates against schemas/inspect.schema.json, and
+For every real ONNX model (fixtures) and sample: the JSON validates against schemas/inspect.schema.json, and
 its facts (IR version, opsets, inputs, outputs, operator counts over every graph, parameter counts
 over initializers and tensor attributes at any depth, external data) equal what onnx reports.
 """

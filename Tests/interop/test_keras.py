@@ -1,7 +1,7 @@
 """Keras HDF5 files round-tripped through ModelPress, judged by h5py, h5diff and the Keras that
 wrote them.
 
-Files: every .h5 / .hdf5 / .keras under <shared>/models/keras/ and <shared>/models/keras-zoo/,
+Files: every .h5 / .hdf5 / .keras of the fixtures' models/keras/ and models/keras-zoo/ (Tests/fixtures/models.tsv),
 parametrized by file name. For each:
   (a) `modelpress convert ORIG OUT` (same extension) exits 0 and OUT equals ORIG: `h5diff -c`
       finds no difference, and h5py sees the same groups, datasets and attributes in the same
@@ -31,7 +31,6 @@ tests; nothing here skips.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import re
@@ -45,6 +44,7 @@ import h5py
 import jsonschema
 import pytest
 
+import interop_helpers as H
 import keras_helpers as K
 
 SUBDIRS = (os.path.join("models", "keras"), os.path.join("models", "keras-zoo"))
@@ -63,20 +63,12 @@ CLI_TIMEOUT = float(os.environ.get("MODELPRESS_TIMEOUT", "120"))
 BAD_INPUT_TIMEOUT = 60.0
 
 
-def _shared() -> str:
-    return os.environ.get("MODELPRESS_SHARED") or os.path.normpath(os.path.join(K.REPO_ROOT, "..", "shared"))
-
-
 def _keras_files() -> list[tuple[str, str]]:
+    """(file name, path) of every Keras file of the fixture manifest (never a folder listing)."""
     found = []
     for sub in SUBDIRS:
-        root = os.path.join(_shared(), sub)
-        if not os.path.isdir(root):
-            found.append((f"MISSING:{root}", root))
-            continue
-        for p in sorted(glob.glob(os.path.join(root, "*"))):
-            if p.endswith(EXTENSIONS) and os.path.isfile(p):
-                found.append((os.path.basename(p), p))
+        found += [(n if n.startswith("MISSING:") else os.path.basename(p), p)
+                  for n, p in H.fixture_files(sub, EXTENSIONS)]
     return found
 
 
@@ -219,7 +211,7 @@ def keras_judge(tmp_path_factory) -> K.KerasJudge:
 
 
 @pytest.fixture(scope="session")
-def roundtrips(request, modelpress_bin, shared_dir, keras_judge, tmp_path_factory) -> dict[str, RoundTrip]:
+def roundtrips(request, modelpress_bin, fixtures_dir, keras_judge, tmp_path_factory) -> dict[str, RoundTrip]:
     base = str(tmp_path_factory.mktemp("keras-roundtrips"))
     trips: dict[str, RoundTrip] = {}
     t0 = time.monotonic()
@@ -272,7 +264,7 @@ def roundtrips(request, modelpress_bin, shared_dir, keras_judge, tmp_path_factor
 
 
 def _trip(roundtrips, name) -> RoundTrip:
-    assert not name.startswith("MISSING:"), f"shared models folder not found: {PATHS.get(name, name)}"
+    assert not name.startswith("MISSING:"), f"fixture manifest not readable: {PATHS.get(name, name)}"
     return roundtrips[name]
 
 
@@ -301,9 +293,9 @@ def _judged(name: str, column: str, problems: list[str], note: str = "") -> None
 # Tests
 
 
-def test_keras_files_present(shared_dir):
+def test_keras_files_present(fixtures_dir):
     missing = [n for n in NAMES if n.startswith("MISSING:")]
-    assert not missing, f"shared Keras model folders not found: {missing}"
+    assert not missing, f"fixture manifest not readable: {missing}"
     assert len(NAMES) >= 15, f"too few Keras files: {NAMES}"
     assert EXPECTED_WITH_OPTIMIZER <= set(STRIP_NAMES), (
         f"files with /optimizer_weights found: {STRIP_NAMES}; expected at least {sorted(EXPECTED_WITH_OPTIMIZER)}")
@@ -500,7 +492,7 @@ def inspect_problems(report: dict, path: str) -> list[str]:
 @pytest.mark.parametrize("name", NAMES)
 def test_inspect_json(name, modelpress, schema):
     """(e) the report validates and matches h5py's view of the file."""
-    assert not name.startswith("MISSING:"), f"shared models folder not found: {PATHS[name]}"
+    assert not name.startswith("MISSING:"), f"fixture manifest not readable: {PATHS[name]}"
     path = PATHS[name]
     r = modelpress("inspect", "--json", path)
     problems = []
@@ -543,7 +535,7 @@ def _lambda_warning(text: str) -> bool:
 def test_inspect_warns(case, source, modelpress, workdir):
     """(f) inspect (text and --json `warnings`) names a Lambda layer, saying Keras would execute its
     Python bytecode, and a layer class Keras does not ship."""
-    assert source in PATHS, f"{source} not found under the shared models"
+    assert source in PATHS, f"{source} not among the real Keras files (fixtures)"
     if case == "lambda":
         path = K.make_lambda_model(PATHS[source], workdir)
         ok = _lambda_warning

@@ -1,6 +1,6 @@
 """The `.mpz` compressed format on the Keras files, judged by h5diff, h5py and the Keras that wrote them.
 
-Files: every .h5 / .hdf5 / .keras under <shared>/models/keras/ and <shared>/models/keras-zoo/ (as
+Files: every .h5 / .hdf5 / .keras of the fixtures' models/keras/ and models/keras-zoo/ (as
 test_keras.py finds them). For each, `modelpress compress FILE -o X.mpz --preset P --json` for P in
 lossless, balanced, small, then `modelpress decompress X.mpz -o OUT` (OUT with FILE's extension):
   - lossless: OUT equals FILE (`h5diff -c` clean and h5py's structural comparison; `.keras` zips
@@ -115,7 +115,7 @@ def mpz_judge(tmp_path_factory) -> K.KerasJudge:
 
 
 @pytest.fixture(scope="session")
-def trips(request, modelpress_bin, shared_dir, mpz_judge, tmp_path_factory) -> dict[str, Trip]:
+def trips(request, modelpress_bin, fixtures_dir, mpz_judge, tmp_path_factory) -> dict[str, Trip]:
     base = str(tmp_path_factory.mktemp("keras-mpz"))
     out: dict[str, Trip] = {}
     t0 = time.monotonic()
@@ -163,7 +163,7 @@ def trips(request, modelpress_bin, shared_dir, mpz_judge, tmp_path_factory) -> d
 
 
 def _trip(trips, name) -> Trip:
-    assert not name.startswith("MISSING:"), f"shared models folder not found: {PATHS.get(name, name)}"
+    assert not name.startswith("MISSING:"), f"fixture manifest not readable: {PATHS.get(name, name)}"
     return trips[name]
 
 
@@ -249,9 +249,9 @@ def _judge(t: Trip, preset: str) -> tuple[list[str], float | None, float | None]
 # Tests
 
 
-def test_keras_files_present(shared_dir):
+def test_keras_files_present(fixtures_dir):
     missing = [n for n in NAMES if n.startswith("MISSING:")]
-    assert not missing, f"shared Keras model folders not found: {missing}"
+    assert not missing, f"fixture manifest not readable: {missing}"
     assert len(NAMES) >= 15, f"too few Keras files: {NAMES}"
     assert any(n.endswith(".keras") for n in NAMES) and any(n in TK.WEIGHTS_INTO for n in NAMES)
 
@@ -337,7 +337,7 @@ WRONG_TARGETS = [("k3_conv1d_sequential.h5", "out.onnx"), ("k2_conv1d_sequential
 
 @pytest.mark.parametrize("source,target", WRONG_TARGETS, ids=[f"{s}-{t}" for s, t in WRONG_TARGETS])
 def test_wrong_output_format_refused(source, target, modelpress, workdir):
-    assert source in PATHS, f"{source} not among the shared Keras files"
+    assert source in PATHS, f"{source} not among the real Keras files (fixtures)"
     mpz = os.path.join(workdir, "model.mpz")
     r = modelpress("compress", PATHS[source], "-o", mpz, "--preset", "balanced", "-q")
     assert r.returncode == 0, r.describe()

@@ -1,6 +1,6 @@
 """The `.mpz` compressed format on the real ONNX models, judged by onnx, onnxruntime and the spec.
 
-For every ONNX model under <shared>/models/onnx/ (the external-data one included):
+For every real ONNX model of the fixtures, models/onnx/ (the external-data one included):
   1. lossless: `compress --preset lossless` then `decompress` gives the bytes `modelpress convert`
      gives (for the external-data model: the same .onnx and side file when both are named alike, and
      onnx.load with the data loaded equal to the original's); every initializer and Constant tensor

@@ -4,7 +4,7 @@
 decodes tensor chunks (Huffman symbol blocks, byte planes) from schemas/mpz.md 7 and schemas/mpz-huffman.md;
 the header and index are parsed by test_mpz.parse_mpz (CRC32C, padding). Neither shares code with ModelPress.
 On real models compressed by `modelpress compress -o x.mpz --preset P`:
-  1. graph section (lossless; the samples, small shared ONNX models and small Keras files): it is context-coded,
+  1. graph section (lossless; the samples, small real ONNX models and small Keras files): it is context-coded,
      decodes to exactly rawSize bytes laid out as mpz.md 5 says (u64 size, ModelProto, for Keras the container
      record: type name and sorted-key JSON); the detached markers name exactly the chunks' ordinals (ordinals
      numbered by mpz.md 1), and
@@ -51,31 +51,31 @@ CONTAINER_TYPE = b"modelpress.keras.Container"
 CONTEXT_CHUNK_LIMIT = 40_000
 SMALL_CONTEXT_CHUNK = 8_000
 
-# model id -> (folder, relative path): folder "repo" is the repository, "shared" the shared models folder.
+# model id -> (folder, relative path): folder "repo" is the repository, "fixtures" the real models (make fixtures).
 GRAPH_MODELS = {
     "digits_mlp.onnx": ("repo", "samples/digits_mlp.onnx"),
     "digits_cnn.h5": ("repo", "samples/digits_cnn.h5"),
-    "romanizer_encoder.onnx": ("shared", "onnx/romanizer_encoder.onnx"),
-    "romanizer_encoder_external/model.onnx": ("shared", "onnx/romanizer_encoder_external/model.onnx"),
-    "tashkeel_rawi_int8.onnx": ("shared", "onnx/tashkeel_rawi_int8.onnx"),
-    "magika_standard_v3_3.onnx": ("shared", "onnx/magika_standard_v3_3.onnx"),
-    "logreg_iris.onnx": ("shared", "onnx/logreg_iris.onnx"),
-    "mul_1.onnx": ("shared", "onnx/mul_1.onnx"),
-    "k3_fp16_mlp.h5": ("shared", "keras-zoo/k3_fp16_mlp.h5"),
-    "k2_conv1d_weights_only.h5": ("shared", "keras-zoo/k2_conv1d_weights_only.h5"),
+    "romanizer_encoder.onnx": ("fixtures", "onnx/romanizer_encoder.onnx"),
+    "romanizer_encoder_external/model.onnx": ("fixtures", "onnx/romanizer_encoder_external/model.onnx"),
+    "tashkeel_rawi_int8.onnx": ("fixtures", "onnx/tashkeel_rawi_int8.onnx"),
+    "magika_standard_v3_3.onnx": ("fixtures", "onnx/magika_standard_v3_3.onnx"),
+    "logreg_iris.onnx": ("fixtures", "onnx/logreg_iris.onnx"),
+    "mul_1.onnx": ("fixtures", "onnx/mul_1.onnx"),
+    "k3_fp16_mlp.h5": ("fixtures", "keras-zoo/k3_fp16_mlp.h5"),
+    "k2_conv1d_weights_only.h5": ("fixtures", "keras-zoo/k2_conv1d_weights_only.h5"),
 }
 # Models with small context-coded chunks (lossless): the ONNX int8 embeddings and Keras fp16 kernels.
 CONTEXT_CHUNK_MODELS = {
-    "tashkeel_rawi_int8.onnx": ("shared", "onnx/tashkeel_rawi_int8.onnx"),
-    "basic_pitch_nmp.onnx": ("shared", "onnx/basic_pitch_nmp.onnx"),
-    "k3_fp16_mlp.h5": ("shared", "keras-zoo/k3_fp16_mlp.h5"),
+    "tashkeel_rawi_int8.onnx": ("fixtures", "onnx/tashkeel_rawi_int8.onnx"),
+    "basic_pitch_nmp.onnx": ("fixtures", "onnx/basic_pitch_nmp.onnx"),
+    "k3_fp16_mlp.h5": ("fixtures", "keras-zoo/k3_fp16_mlp.h5"),
 }
 KERAS_CHUNK_MODELS = {
     "digits_cnn.h5": ("repo", "samples/digits_cnn.h5"),
-    "k3_fp16_mlp.h5": ("shared", "keras-zoo/k3_fp16_mlp.h5"),  # float16 weights
+    "k3_fp16_mlp.h5": ("fixtures", "keras-zoo/k3_fp16_mlp.h5"),  # float16 weights
 }
 ONNX_MODELS = {"digits_mlp.onnx": ("repo", "samples/digits_mlp.onnx")} | {
-    m: ("shared", os.path.relpath(p, os.path.join(H.shared_path(), "models"))) for m, p in T.MODELS
+    m: ("fixtures", os.path.relpath(p, os.path.join(H.fixtures_path(), "models"))) for m, p in T.MODELS
     if not m.startswith("MISSING:")}
 # silero_vad under pipelines that reach every part of mpz.md 7 and the Huffman annex, and what each must
 # produce at least once: (encoding, entropy, symbol-block mode or plane flags), None for "any".
@@ -96,7 +96,7 @@ PIPELINES = {
 
 def _model_path(model_id: str, where: tuple[str, str]) -> str:
     folder, rel = where
-    base = H.REPO_ROOT if folder == "repo" else os.path.join(H.shared_path(), "models")
+    base = H.REPO_ROOT if folder == "repo" else os.path.join(H.fixtures_path(), "models")
     path = os.path.join(base, rel)
     assert os.path.isfile(path), f"{model_id}: model not found at {path}"
     return path
@@ -549,7 +549,7 @@ def test_keras_chunks_decode_to_decompressed(model_id, compressed, decompressed)
 
 @pytest.mark.parametrize("passes", list(PIPELINES))
 def test_chunk_encodings(passes, compressed, decompressed):
-    path = _model_path("silero_vad.onnx", ("shared", "onnx/silero_vad.onnx"))
+    path = _model_path("silero_vad.onnx", ("fixtures", "onnx/silero_vad.onnx"))
     mpz = compressed("silero_vad.onnx", path, None, passes)
     problems, kinds = _chunk_problems(mpz, _onnx_arrays(decompressed(mpz)))
     assert not problems, f"--passes {passes}: " + "; ".join(problems[:10])
@@ -570,7 +570,7 @@ def _first_chunk(mpz: str, kind: tuple) -> dict:
 
 def test_huffman_block_damage(compressed):
     """The second decoder enforces the annex's MUST-reject rules on damaged copies of real blocks."""
-    path = _model_path("silero_vad.onnx", ("shared", "onnx/silero_vad.onnx"))
+    path = _model_path("silero_vad.onnx", ("fixtures", "onnx/silero_vad.onnx"))
     c = _first_chunk(compressed("silero_vad.onnx", path, "balanced"), (2, 1, 1))  # linear, plain mode
     block, bits, n = c["data"], c["bits"], c["n"]
     assert len(HR.decode_symbol_block(block, bits, n)) == n

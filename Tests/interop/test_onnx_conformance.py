@@ -1,6 +1,8 @@
 """ONNX backend node tests round-tripped through ModelPress.
 
-For every folder of <shared>/onnx-node-tests: `modelpress convert model.onnx written.onnx`, then
+For every case of the ONNX backend node-test suite (<fixtures>/onnx-node-tests, written by `make fixtures`
+from the pinned onnx's own test-case generators: the onnx wheel ships those, not the data):
+`modelpress convert model.onnx written.onnx`, then
   (a) onnx.load(written) == onnx.load(original)            (protobuf message equality)
   (b) onnx.checker.check_model gives the same verdict      (both pass, or same exception type)
   (c) onnxruntime (CPU, same SessionOptions) behaves the same: if the original fails to load or
@@ -20,11 +22,13 @@ import pytest
 import interop_helpers as H
 
 NODE_TESTS = "onnx-node-tests"
-EXPECTED_CASES = 1288  # folders in the onnx 1.17.0 wheel's node-test suite (shared/models/MANIFEST.md)
+# The number of cases the pinned onnx (Tests/interop/requirements.txt) generates, as the fixture manifest
+# Tests/fixtures/models.tsv records it (onnx 1.23.2: 1884).
+EXPECTED_CASES = H.node_test_count()
 
 
 def _cases() -> list[str]:
-    root = os.path.join(H.shared_path(), NODE_TESTS)
+    root = os.path.join(H.fixtures_path(), NODE_TESTS)
     if not os.path.isdir(root):
         # One case that fails loudly instead of an empty (always green) parametrization.
         return [f"MISSING:{root}"]
@@ -34,17 +38,19 @@ def _cases() -> list[str]:
 CASES = _cases()
 
 
-def test_node_suite_present(shared_dir):
-    root = os.path.join(shared_dir, NODE_TESTS)
-    assert os.path.isdir(root), f"{root} is missing"
+def test_node_suite_present(fixtures_dir):
+    root = os.path.join(fixtures_dir, NODE_TESTS)
+    assert os.path.isdir(root), f"{root} is missing (run `make fixtures`)"
     found = [d for d in os.listdir(root) if os.path.isfile(os.path.join(root, d, "model.onnx"))]
-    assert len(found) >= EXPECTED_CASES, f"only {len(found)} node tests in {root}, expected {EXPECTED_CASES}"
+    assert EXPECTED_CASES > 0, f"{H.FIXTURE_MANIFEST} lists no node tests"
+    assert len(found) == EXPECTED_CASES, (
+        f"{len(found)} node tests in {root}, the fixture manifest says {EXPECTED_CASES} (run `make fixtures`)")
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_node_roundtrip(case, shared_dir, convert, workdir):
-    assert not case.startswith("MISSING:"), f"node-test folder not found: {case[8:]}"
-    case_dir = os.path.join(shared_dir, NODE_TESTS, case)
+def test_node_roundtrip(case, fixtures_dir, convert, workdir):
+    assert not case.startswith("MISSING:"), f"node-test folder not found: {case[8:]} (run `make fixtures`)"
+    case_dir = os.path.join(fixtures_dir, NODE_TESTS, case)
     src = os.path.join(case_dir, "model.onnx")
     assert os.path.isfile(src), f"{src} is missing"
     stats = H.STATS

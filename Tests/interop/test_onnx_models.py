@@ -1,6 +1,6 @@
 """Real ONNX models round-tripped through ModelPress.
 
-Models: every .onnx under <shared>/models/onnx/ (including the external-data one) and every
+Models: every real .onnx model of the fixtures, models/onnx/ (the external-data one included), and every
 samples/*.onnx of the repo. For each, `modelpress convert IN OUT` must give
   (a) onnx.load(OUT) == onnx.load(IN)
   (b) the same onnx.checker verdict
@@ -31,13 +31,7 @@ MODELS_SUBDIR = os.path.join("models", "onnx")
 
 def _model_paths() -> list[tuple[str, str]]:
     """(id, absolute path) of every model to test."""
-    found = []
-    root = os.path.join(H.shared_path(), MODELS_SUBDIR)
-    if os.path.isdir(root):
-        for p in sorted(glob.glob(os.path.join(root, "**", "*.onnx"), recursive=True)):
-            found.append((os.path.relpath(p, root), p))
-    else:
-        found.append((f"MISSING:{root}", root))
+    found = H.fixture_files("models/onnx", (".onnx",))  # from Tests/fixtures/models.tsv, never a listing
     for p in sorted(glob.glob(os.path.join(H.REPO_ROOT, "samples", "*.onnx"))):
         found.append((os.path.relpath(p, H.REPO_ROOT), p))
     return found
@@ -205,15 +199,15 @@ def _relocate(out: str, dest_dir: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def test_models_present(shared_dir):
-    root = os.path.join(shared_dir, MODELS_SUBDIR)
-    assert os.path.isdir(root), f"{root} is missing"
-    assert len([m for m in MODELS if not m[0].startswith("samples")]) >= 10, f"too few models under {root}: {MODEL_IDS}"
+def test_models_present(fixtures_dir):
+    root = os.path.join(fixtures_dir, MODELS_SUBDIR)
+    assert os.path.isdir(root), f"{root} is missing (run `make fixtures`)"
+    assert len([m for m in MODELS if not m[0].startswith("samples")]) == 10, f"the fixture manifest lists: {MODEL_IDS}"
     assert not EXTERNAL_MODELS[0][0].startswith("MISSING:"), f"no external-data model found under {root}"
 
 
 @pytest.mark.parametrize("model_id,path", MODELS, ids=MODEL_IDS)
-def test_model_roundtrip(model_id, path, shared_dir, convert, workdir):
+def test_model_roundtrip(model_id, path, fixtures_dir, convert, workdir):
     assert not model_id.startswith("MISSING:"), f"models folder not found: {path}"
     out = os.path.join(workdir, "out.onnx")
     convert(path, out)
@@ -257,9 +251,9 @@ def test_model_roundtrip(model_id, path, shared_dir, convert, workdir):
 
 
 @pytest.mark.parametrize("model_id,path", EXTERNAL_MODELS, ids=[m[0] for m in EXTERNAL_MODELS])
-def test_external_data_default_layout(model_id, path, shared_dir, convert, workdir):
+def test_external_data_default_layout(model_id, path, fixtures_dir, convert, workdir):
     """IN stores tensors externally: OUT must too, in `<OUT name>.data`, relocatable."""
-    assert not model_id.startswith("MISSING:"), f"no model with external data found under {H.shared_path()}"
+    assert not model_id.startswith("MISSING:"), f"no model with external data found under {H.fixtures_path()}"
     out_dir = os.path.join(workdir, "out")
     os.makedirs(out_dir)
     out = os.path.join(out_dir, "converted.onnx")
@@ -287,7 +281,7 @@ def test_external_data_default_layout(model_id, path, shared_dir, convert, workd
 
 
 @pytest.mark.parametrize("model_id,path", MODELS, ids=MODEL_IDS)
-def test_forced_external_data(model_id, path, shared_dir, convert, workdir):
+def test_forced_external_data(model_id, path, fixtures_dir, convert, workdir):
     """`--external-data`: every tensor of >= 1024 bytes is external, in one relative side file."""
     assert not model_id.startswith("MISSING:"), f"models folder not found: {path}"
     out_dir = os.path.join(workdir, "out")

@@ -1,6 +1,6 @@
 """`modelpress convert --onnx-weights float|qdq|fp16` on the real ONNX models, judged by onnx and onnxruntime.
 
-For every shared ONNX model holding float weights of >= 1024 elements (the ones the passes compress by
+For every real ONNX model (fixtures) holding float weights of >= 1024 elements (the ones the passes compress by
 default; the others are skipped) and both 8-bit linear pipelines, the float export (dequantized weights)
 and the qdq export (int8/uint8 codes + DequantizeLinear) of the same quantization must
   - pass onnx.checker (full_check) whenever the original does,
@@ -224,8 +224,8 @@ def qdq_structure_problems(model: onnx.ModelProto, expected_new: int, before: se
 
 
 def test_models_present():
-    assert MODELS and not MODELS[0][0].startswith("MISSING:"), f"no shared ONNX models: {MODELS}"
-    assert any(facts(p)[2] for _, p in MODELS), "no shared model has eligible float weights"
+    assert MODELS and not MODELS[0][0].startswith("MISSING:"), f"no real ONNX models: {MODELS}"
+    assert any(facts(p)[2] for _, p in MODELS), "no real model has eligible float weights"
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
