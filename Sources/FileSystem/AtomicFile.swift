@@ -206,3 +206,28 @@ extension Files {
         return result
     }
 }
+
+extension AtomicFile {
+    /// Commits `first`, then `second`, as one change: when either cannot be committed, both targets are left as
+    /// they were. `first`'s previous file is kept aside under a second name (a hard link) until `second` is in
+    /// place, and put back (or `first`'s new file removed, when there was none before) if `second` fails.
+    ///
+    /// For a file and a side file it names (an ONNX model and its external data): the side file goes first,
+    /// so the model never names data that is not in place, and a failed model leaves no side file behind.
+    public static func commit(_ first: consuming AtomicFile, then second: consuming AtomicFile)
+        throws(FileSystemError)
+    {
+        let target = FilePath(first.path)
+        let previous = FilePath(first.temporaryPath + ".previous")
+        // ENOENT when there is no previous file: then there is nothing to keep.
+        let kept = Syscalls.link(target, previous) == nil
+        defer { if kept { _ = Syscalls.unlink(previous) } }
+        try first.commit()
+        do {
+            try second.commit()
+        } catch {
+            _ = kept ? Syscalls.rename(previous, target) : Syscalls.unlink(target)
+            throw error
+        }
+    }
+}

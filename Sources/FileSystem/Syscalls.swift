@@ -6,7 +6,7 @@ import SystemPackage
     import Darwin
 #endif
 
-/// One checked call site per system call that swift-system 1.8 does not wrap (fsync, rename, unlink,
+/// One checked call site per system call that swift-system 1.8 does not wrap (fsync, rename, link, unlink,
 /// mmap, munmap, realpath), in its `valueOrErrno` style: a failure comes back as the `Errno`, read at once,
 /// on the same thread. Interrupted calls are retried where POSIX allows it.
 enum Syscalls {
@@ -25,6 +25,12 @@ enum Syscalls {
 
     static func rename(_ from: FilePath, _ to: FilePath) -> Errno? {
         let status = from.withPlatformString { f in to.withPlatformString { t in system_rename(f, t) } }
+        return status == 0 ? nil : currentErrno()
+    }
+
+    /// A second name `to` for the file `from` (both in one file system).
+    static func link(_ from: FilePath, _ to: FilePath) -> Errno? {
+        let status = from.withPlatformString { f in to.withPlatformString { t in system_link(f, t) } }
         return status == 0 ? nil : currentErrno()
     }
 
@@ -62,6 +68,7 @@ private func currentErrno() -> Errno { Errno(rawValue: errno) }
 private func system_fsync(_ fd: CInt) -> CInt { fsync(fd) }
 private func system_rename(_ from: UnsafePointer<CChar>, _ to: UnsafePointer<CChar>) -> CInt { rename(from, to) }
 private func system_unlink(_ path: UnsafePointer<CChar>) -> CInt { unlink(path) }
+private func system_link(_ from: UnsafePointer<CChar>, _ to: UnsafePointer<CChar>) -> CInt { link(from, to) }
 private func system_mmap(
     _ address: UnsafeMutableRawPointer?, _ count: Int, _ protection: CInt, _ flags: CInt, _ fd: CInt, _ offset: off_t
 ) -> UnsafeMutableRawPointer? { mmap(address, count, protection, flags, fd, offset) }

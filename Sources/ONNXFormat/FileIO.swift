@@ -36,6 +36,16 @@ enum FileIO {
         }
     }
 
+    /// Renames a side file, then the file naming it, into place; both stay as they were unless both can be
+    /// (see `AtomicFile.commit(_:then:)`).
+    static func commit(_ side: consuming AtomicFile, then main: consuming AtomicFile) throws(ONNXError) {
+        do {
+            try AtomicFile.commit(side, then: main)
+        } catch {
+            throw ONNXError(error)
+        }
+    }
+
     /// Folder part of `path` (`.` when it has none).
     static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }

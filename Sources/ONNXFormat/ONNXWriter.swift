@@ -98,9 +98,13 @@ public enum ONNXWriter {
                 throw ONNXError(
                     .io, path: path, "protobuf-c wrote \(main.bytesWritten) bytes where \(size) were expected")
             }
-            // The side file first: a model never names tensors in a side file that is not in place.
-            if let side = side.take() { try FileIO.commit(side) }
-            try FileIO.commit(main)
+            // The side file first: a model never names tensors in a side file that is not in place; if the
+            // model then cannot be put in place, the side file is put back as it was.
+            if let side = side.take() {
+                try FileIO.commit(side, then: main)
+            } else {
+                try FileIO.commit(main)
+            }
             return ONNXWriteResult(
                 bytes: size, externalDataPath: encoder.externalTensors.isEmpty ? nil : sidePath,
                 externalDataBytes: sideBytes)

@@ -133,6 +133,43 @@ struct AtomicWriteTests {
         #expect(try dir.read("out.onnx/keep") == [7])
     }
 
+    @Test("two files committed as one change: both in place, or (the second failing) both as they were")
+    func pairCommitIsAllOrNothing() throws {
+        let dir = try Scratch()
+        defer { dir.remove() }
+        // Both succeed: an earlier first file is replaced, no temporary or kept-aside file remains.
+        try dir.write("m.onnx.data", [9, 9])
+        try AtomicFile.commit(
+            try Self.file(dir.file("m.onnx.data"), [1]), then: try Self.file(dir.file("m.onnx"), [2]))
+        #expect(try dir.listing() == ["m.onnx", "m.onnx.data"])
+        #expect(try dir.read("m.onnx.data") == [1])
+        #expect(try dir.read("m.onnx") == [2])
+        // The second fails (its target is a folder): the earlier first file comes back unchanged.
+        try FileManager.default.createDirectory(atPath: dir.file("x.onnx"), withIntermediateDirectories: false)
+        try dir.write("x.onnx.data", [5, 6, 7])
+        let error = fileSystemError { () throws(FileSystemError) in
+            try AtomicFile.commit(
+                try Self.file(dir.file("x.onnx.data"), [1, 2]), then: try Self.file(dir.file("x.onnx"), [3]))
+        }
+        #expect(error?.operation == .rename && error?.path == dir.file("x.onnx"))
+        #expect(try dir.read("x.onnx.data") == [5, 6, 7])
+        // The same with no earlier first file: the new one is removed again.
+        try FileManager.default.createDirectory(atPath: dir.file("y.onnx"), withIntermediateDirectories: false)
+        let second = fileSystemError { () throws(FileSystemError) in
+            try AtomicFile.commit(
+                try Self.file(dir.file("y.onnx.data"), [1, 2]), then: try Self.file(dir.file("y.onnx"), [3]))
+        }
+        #expect(second?.operation == .rename)
+        #expect(try dir.listing() == ["m.onnx", "m.onnx.data", "x.onnx", "x.onnx.data", "y.onnx"])
+    }
+
+    /// An uncommitted file at `path` holding `bytes`.
+    static func file(_ path: String, _ bytes: [UInt8]) throws(FileSystemError) -> AtomicFile {
+        var f = try AtomicFile(path: path)
+        try f.write(bytes)
+        return f
+    }
+
     @Test("a path in a missing folder is refused with ENOENT, naming the path")
     func missingFolder() throws {
         let dir = try Scratch()
