@@ -145,7 +145,7 @@ INSTALL_BIN := $(INSTALL_SCRATCH)/release/modelpress
 INSTALL_COMPLETIONS := $(INSTALL_SCRATCH)/completions
 INSTALL_SOURCES := Package.swift $(shell find Sources -type f)
 
-# Only the modelpress product (not mpbench). Touched afterwards: SwiftPM leaves the binary alone when nothing
+# Only the modelpress product. Touched afterwards: SwiftPM leaves the binary alone when nothing
 # it links changed, and make must then see it as newer than the sources.
 $(INSTALL_BIN): $(INSTALL_SOURCES) | apt-deps
 	swift build -c release --static-swift-stdlib --scratch-path $(INSTALL_SCRATCH) --product modelpress $(SWIFT_FLAGS)

@@ -3,7 +3,7 @@
 /// A bitwise model in the style of lpaq1 (hashed order-0...6 and word contexts, a match model, gated mixers
 /// and APMs) drives a 32-bit binary arithmetic coder. The stream carries no header: the container stores the
 /// byte count. Integer arithmetic only, so the output is the same on every machine. Both directions take O(n)
-/// time; memory grows with `count` up to about 64 MB.
+/// time; memory grows with `count` up to about 47 MB (46.7 MB of tables past 2^18 bytes, plus the history).
 public enum ContextCoder {
     /// The largest `count` `decompress` accepts.
     public static let maximumCount = 1 << 32
