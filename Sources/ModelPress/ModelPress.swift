@@ -235,8 +235,7 @@ extension ModelPress {
         _ model: Model, selection: PassSelection = .init(),
         threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws(ModelPressError) -> CompressedModel {
-        try selection.validate()
-        let recipe = try selection.customRecipe() ?? (selection.preset ?? .balanced).preset.recipe
+        let (_, recipe) = try selection.resolved()
         guard let recipe else { return CompressedModel(model: model, report: losslessReport(model), warnings: []) }
         let r = try compress(model, recipe: recipe, parallel: threads > 1)
         return CompressedModel(
@@ -250,7 +249,7 @@ extension ModelPress {
         _ model: Model, to path: String, protectedPaths: [String] = [],
         threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) throws(ModelPressError) -> MPZSummary {
-        let info = ["producer": "modelpress \(ModelPress.version)"]
+        let info = PassSelection.mpzInfo(preset: nil, recipe: nil)
         let (image, summary) = try mpzImage(model, path: path, info: info, threads: threads)
         try writeMPZ(image, to: path, protectedPaths: protectedPaths)
         return summary

@@ -40,9 +40,7 @@ public struct CompressJob: Sendable {
     /// Runs the job; `stage` hears each step's name (for a progress line). Nothing is written on failure.
     public func run(stage: (String) -> Void = { _ in }) throws(ModelPressError) -> CompressOutcome {
         try validate()
-        let custom = try selection.customRecipe()
-        let chosen = selection.preset ?? (custom == nil ? .balanced : nil)
-        let recipe = custom ?? chosen?.preset.recipe
+        let (chosen, recipe) = try selection.resolved()
         let toMPZ = output.map { $0 == "-" || $0.lowercased().hasSuffix(".mpz") } ?? true
         stage("reading \(model)")
         let loaded = try ModelPress.load(model)
@@ -73,9 +71,7 @@ public struct CompressJob: Sendable {
                 reportText: reportText)
         }
         stage("encoding")
-        var info = ["producer": "modelpress \(ModelPress.version)"]
-        if let chosen { info["preset"] = chosen.rawValue }
-        if let recipe { info["passes"] = recipe.passes.map(\.text).joined(separator: ",") }
+        let info = PassSelection.mpzInfo(preset: chosen, recipe: recipe)
         let encoded = result?.model ?? loaded.model
         let (image, summary) = try ModelPress.mpzImage(
             encoded, path: output ?? "<memory>", info: info, threads: threads)

@@ -76,8 +76,7 @@ public struct ConvertJob: Sendable {
         let protected = input == "-" ? [] : [input] + loaded.externalFiles.map { Self.sibling(input, $0.location) }
         let written: WrittenModel
         if toMPZ {
-            var info = ["producer": "modelpress \(ModelPress.version)"]
-            if let recipe { info["passes"] = recipe.passes.map(\.text).joined(separator: ",") }
+            let info = PassSelection.mpzInfo(preset: nil, recipe: recipe)
             let (image, summary) = try ModelPress.mpzImage(loaded.model, path: output, info: info, threads: threads)
             try ModelPress.writeMPZ(image, to: output, protectedPaths: protected)
             written = WrittenModel(path: output, bytes: summary.fileBytes, externalDataPath: nil, externalDataBytes: 0)

@@ -57,6 +57,23 @@ public struct PassSelection: Sendable, Hashable {
         try RecipeFile.fromOptions(passes: passes, recipePath: recipePath, maxError: maxError)
     }
 
+    /// The preset that applies (`balanced` when neither a preset nor a custom pipeline was named; nil for a
+    /// custom pipeline) and the recipe to run (nil for `lossless`: no pass runs).
+    func resolved() throws(ModelPressError) -> (preset: CompressionPreset?, recipe: Recipe?) {
+        try validate()
+        if let custom = try customRecipe() { return (nil, custom) }
+        let preset = self.preset ?? .balanced
+        return (preset, preset.preset.recipe)
+    }
+
+    /// The `.mpz` info section for a file these passes produced: producer, preset and pipeline when they apply.
+    static func mpzInfo(preset: CompressionPreset?, recipe: Recipe?) -> [String: String] {
+        var info = ["producer": "modelpress \(ModelPress.version)"]
+        if let preset { info["preset"] = preset.rawValue }
+        if let recipe { info["passes"] = recipe.passes.map(\.text).joined(separator: ",") }
+        return info
+    }
+
     /// Every pass and its parameters, for `--list-passes`.
     public static var passListText: String { PassRegistry.helpText }
 
